@@ -1,0 +1,200 @@
+/**
+ * The peer <-> peer protocol: binary frames on a WebRTC data channel. Every frame is a fixed
+ * 16-byte header then a payload; a frame never exceeds `MAX_FRAME_BYTES`. A chunk travels as one
+ * CHUNK frame (its signed metadata) then DATA frames carrying its bytes in order.
+ * Documented in docs/PROTOCOL.md.
+ */
+import { ProtocolError } from '../common/errors.js';
+import { CHUNK_META_BYTES, decodeChunkMeta, writeChunkMeta, type ChunkMeta } from './chunk.js';
+
+export const PEER_PROTOCOL_VERSION = 1;
+/** Largest data-channel message either side sends or accepts (64 KiB - 1). */
+export const MAX_FRAME_BYTES = 65_535;
+export const FRAME_HEADER_BYTES = 16;
+/** Largest DATA payload. */
+export const MAX_DATA_BYTES = MAX_FRAME_BYTES - FRAME_HEADER_BYTES;
+/** Largest HELLO payload (UTF-8 JSON). */
+export const MAX_HELLO_BYTES = 4096;
+/** Most chunks one HAVE frame can describe (bits of its bitmap). */
+export const MAX_HAVE_CHUNKS = 8 * 4096;
+
+export const FrameType = {
+  /** First frame on a link: who the sender is (JSON payload). */
+  Hello: 1,
+  /** Which chunks the sender holds: a bitmap starting at `seq`. */
+  Have: 2,
+  /** A chunk's signed metadata; DATA frames with its bytes follow. */
+  Chunk: 3,
+  /** A slice of a chunk's bytes at `offset`. */
+  Data: 4,
+  /** Asks for chunk `seq`; answered by CHUNK+DATA or ABSENT with the same request id. */
+  Request: 5,
+  /** The sender does not hold the requested chunk. */
+  Absent: 6,
+  /** The requester no longer wants the chunk. */
+  Cancel: 7,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+export interface HelloPayload {
+  readonly peerId: string;
+  readonly stream: string;
+}
+
+export type Frame =
+  | { readonly type: typeof FrameType.Hello; readonly hello: HelloPayload }
+  | { readonly type: typeof FrameType.Have; readonly fromSeq: number; readonly bitmap: Uint8Array }
+  | { readonly type: typeof FrameType.Chunk; readonly requestId: number; readonly meta: ChunkMeta }
+  | {
+      readonly type: typeof FrameType.Data;
+      readonly seq: number;
+      readonly offset: number;
+      readonly bytes: Uint8Array;
+    }
+  | { readonly type: typeof FrameType.Request; readonly requestId: number; readonly seq: number }
+  | { readonly type: typeof FrameType.Absent; readonly requestId: number; readonly seq: number }
+  | { readonly type: typeof FrameType.Cancel; readonly requestId: number; readonly seq: number };
+
+// Header layout (big-endian): version u8 | type u8 | reserved u16 | requestId u32 | seq u32 |
+// offset u32. The payload length is the rest of the message.
+
+function frame(type: FrameType, requestId: number, seq: number, offset: number, payload: number): {
+  out: Uint8Array;
+  view: DataView;
+} {
+  const out = new Uint8Array(FRAME_HEADER_BYTES + payload);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, PEER_PROTOCOL_VERSION);
+  view.setUint8(1, type);
+  view.setUint32(4, requestId);
+  view.setUint32(8, seq);
+  view.setUint32(12, offset);
+  return { out, view };
+}
+
+export function encodeFrame(f: Frame): Uint8Array {
+  switch (f.type) {
+    case FrameType.Hello: {
+      const json = new TextEncoder().encode(JSON.stringify(f.hello));
+      if (json.byteLength > MAX_HELLO_BYTES) {
+        throw new ProtocolError('malformed-frame', 'hello payload too large');
+      }
+      const { out } = frame(f.type, 0, 0, 0, json.byteLength);
+      out.set(json, FRAME_HEADER_BYTES);
+      return out;
+    }
+    case FrameType.Have: {
+      if (f.bitmap.byteLength * 8 > MAX_HAVE_CHUNKS) {
+        throw new ProtocolError('malformed-frame', 'have bitmap too large');
+      }
+      const { out } = frame(f.type, 0, f.fromSeq, 0, f.bitmap.byteLength);
+      out.set(f.bitmap, FRAME_HEADER_BYTES);
+      return out;
+    }
+    case FrameType.Chunk: {
+      const { out } = frame(f.type, f.requestId, f.meta.seq, 0, CHUNK_META_BYTES);
+      writeChunkMeta(out, FRAME_HEADER_BYTES, f.meta);
+      return out;
+    }
+    case FrameType.Data: {
+      if (f.bytes.byteLength > MAX_DATA_BYTES) {
+        throw new ProtocolError('malformed-frame', 'data payload too large');
+      }
+      const { out } = frame(f.type, 0, f.seq, f.offset, f.bytes.byteLength);
+      out.set(f.bytes, FRAME_HEADER_BYTES);
+      return out;
+    }
+    case FrameType.Request:
+    case FrameType.Absent:
+    case FrameType.Cancel:
+      return frame(f.type, f.requestId, f.seq, 0, 0).out;
+  }
+}
+
+/** Parses one data-channel message; throws `ProtocolError` (code `malformed-frame`) otherwise. */
+export function decodeFrame(message: Uint8Array): Frame {
+  if (message.byteLength > MAX_FRAME_BYTES) {
+    throw new ProtocolError('malformed-frame', `frame of ${message.byteLength} bytes is too large`);
+  }
+  if (message.byteLength < FRAME_HEADER_BYTES) {
+    throw new ProtocolError('malformed-frame', 'frame shorter than its header');
+  }
+  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+  const version = view.getUint8(0);
+  if (version !== PEER_PROTOCOL_VERSION) {
+    throw new ProtocolError('malformed-frame', `unsupported frame version ${version}`);
+  }
+  const type = view.getUint8(1);
+  const requestId = view.getUint32(4);
+  const seq = view.getUint32(8);
+  const offset = view.getUint32(12);
+  const payload = message.subarray(FRAME_HEADER_BYTES);
+  const noPayload = (): void => {
+    if (payload.byteLength !== 0) {
+      throw new ProtocolError('malformed-frame', `frame type ${type} carries no payload`);
+    }
+  };
+  switch (type) {
+    case FrameType.Hello:
+      return { type, hello: decodeHello(payload) };
+    case FrameType.Have:
+      if (payload.byteLength * 8 > MAX_HAVE_CHUNKS) {
+        throw new ProtocolError('malformed-frame', 'have bitmap too large');
+      }
+      return { type, fromSeq: seq, bitmap: payload.slice() };
+    case FrameType.Chunk: {
+      if (payload.byteLength !== CHUNK_META_BYTES) {
+        throw new ProtocolError('malformed-frame', 'chunk frame has the wrong length');
+      }
+      const meta = decodeChunkMeta(payload);
+      if (meta.seq !== seq) throw new ProtocolError('malformed-frame', 'chunk frame seq mismatch');
+      return { type, requestId, meta };
+    }
+    case FrameType.Data:
+      if (payload.byteLength === 0) throw new ProtocolError('malformed-frame', 'empty data frame');
+      return { type, seq, offset, bytes: payload.slice() };
+    case FrameType.Request:
+    case FrameType.Absent:
+    case FrameType.Cancel:
+      noPayload();
+      return { type, requestId, seq };
+    default:
+      throw new ProtocolError('malformed-frame', `unknown frame type ${type}`);
+  }
+}
+
+function decodeHello(payload: Uint8Array): HelloPayload {
+  if (payload.byteLength > MAX_HELLO_BYTES) {
+    throw new ProtocolError('malformed-frame', 'hello payload too large');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+  } catch {
+    throw new ProtocolError('malformed-frame', 'hello payload is not UTF-8 JSON');
+  }
+  if (typeof value !== 'object' || value === null) {
+    throw new ProtocolError('malformed-frame', 'hello payload is not an object');
+  }
+  const { peerId, stream } = value as Record<string, unknown>;
+  if (typeof peerId !== 'string' || typeof stream !== 'string' || peerId.length > 64 || stream.length > 64) {
+    throw new ProtocolError('malformed-frame', 'hello payload lacks peerId or stream');
+  }
+  return { peerId, stream };
+}
+
+/** Cuts a chunk into its CHUNK frame and DATA frames. */
+export function chunkFrames(requestId: number, meta: ChunkMeta, bytes: Uint8Array): Uint8Array[] {
+  const frames = [encodeFrame({ type: FrameType.Chunk, requestId, meta })];
+  for (let offset = 0; offset < bytes.byteLength; offset += MAX_DATA_BYTES) {
+    frames.push(
+      encodeFrame({
+        type: FrameType.Data,
+        seq: meta.seq,
+        offset,
+        bytes: bytes.subarray(offset, offset + MAX_DATA_BYTES),
+      }),
+    );
+  }
+  return frames;
+}

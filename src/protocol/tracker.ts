@@ -1,0 +1,168 @@
+/**
+ * The tracker <-> peer protocol: JSON text messages over a WebSocket. One discriminated union per
+ * direction, validated at the boundary with zod; nothing unvalidated reaches a core.
+ * Documented message by message in docs/PROTOCOL.md.
+ */
+import { z } from 'zod';
+import { ProtocolError } from '../common/errors.js';
+import { STREAM_ID_PATTERN } from './chunk.js';
+
+/** Protocol version carried in `hello` and `welcome`. */
+export const TRACKER_PROTOCOL_VERSION = 1;
+/** Largest message either side accepts, in bytes of UTF-8 JSON (SDP fits easily). */
+export const MAX_TRACKER_MESSAGE_BYTES = 16 * 1024;
+/** Most peer ids in one `neighbours` list. */
+export const MAX_NEIGHBOURS = 64;
+
+const peerId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+const streamId = z.string().regex(STREAM_ID_PATTERN);
+const base64Url = z.string().regex(/^[A-Za-z0-9_-]{1,1024}$/);
+const kbps = z.number().int().min(0).max(100_000_000);
+const ms = z.number().int().min(1).max(3_600_000);
+
+/** WebRTC signaling payload relayed verbatim between two peers. */
+export const signalDataSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('description'),
+    sdpType: z.enum(['offer', 'answer']),
+    sdp: z.string().max(12 * 1024),
+  }),
+  z.strictObject({
+    kind: z.literal('candidate'),
+    candidate: z.string().max(1024),
+    mid: z.string().max(64),
+  }),
+]);
+export type SignalData = z.infer<typeof signalDataSchema>;
+
+/** What a viewer learns about a stream when it joins. */
+export const streamInfoSchema = z.strictObject({
+  stream: streamId,
+  /** The broadcaster's Ed25519 public key, raw, base64url. */
+  publicKey: base64Url,
+  chunkDurationMs: ms,
+  segmentDurationMs: ms,
+  /** Base URL of the origin, where missing chunks are fetched (`<originUrl>/live/<stream>/…`). */
+  originUrl: z.url().max(1024),
+});
+export type StreamInfo = z.infer<typeof streamInfoSchema>;
+
+/** A peer's playback summary, sent with heartbeats (for the monitor and the QoE table). */
+export const qoeSampleSchema = z.strictObject({
+  playing: z.boolean(),
+  stalls: z.number().int().min(0),
+  stalledMs: z.number().min(0),
+  latencyMs: z.number().min(0).nullable(),
+  bytesFromPeers: z.number().int().min(0),
+  bytesFromOrigin: z.number().int().min(0),
+  bytesUploaded: z.number().int().min(0),
+});
+export type QoeSample = z.infer<typeof qoeSampleSchema>;
+
+export const clientMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('hello'),
+    version: z.number().int(),
+    role: z.enum(['viewer', 'broadcaster']),
+    uploadKbps: kbps.optional(),
+    downloadKbps: kbps.optional(),
+  }),
+  z.strictObject({
+    type: z.literal('join'),
+    stream: streamId,
+    /** Broadcaster only: announces the stream. */
+    info: streamInfoSchema.optional(),
+  }),
+  z.strictObject({ type: z.literal('signal'), to: peerId, data: signalDataSchema }),
+  z.strictObject({ type: z.literal('heartbeat'), qoe: qoeSampleSchema.optional() }),
+  z.strictObject({ type: z.literal('leave') }),
+]);
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+
+export const trackerErrorCodeSchema = z.enum([
+  'malformed-message',
+  'message-too-large',
+  'unknown-message-type',
+  'unsupported-version',
+  'out-of-order',
+  'unknown-peer',
+  'unknown-stream',
+  'rate-limited',
+  'unauthorized',
+]);
+export type TrackerErrorCode = z.infer<typeof trackerErrorCodeSchema>;
+
+export const trackerMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('welcome'),
+    version: z.number().int(),
+    /** The pseudonymous id the tracker gives this connection. */
+    peerId,
+    heartbeatIntervalMs: ms,
+    heartbeatTimeoutMs: ms,
+  }),
+  z.strictObject({ type: z.literal('joined'), info: streamInfoSchema }),
+  z.strictObject({
+    type: z.literal('neighbours'),
+    stream: streamId,
+    /** Peers that feed this one; it opens the links to them. */
+    parents: z.array(peerId).max(MAX_NEIGHBOURS),
+    /** Peers this one feeds; they open the links. */
+    children: z.array(peerId).max(MAX_NEIGHBOURS),
+  }),
+  z.strictObject({ type: z.literal('signal'), from: peerId, data: signalDataSchema }),
+  z.strictObject({
+    type: z.literal('error'),
+    code: trackerErrorCodeSchema,
+    message: z.string().max(1024),
+  }),
+]);
+export type TrackerMessage = z.infer<typeof trackerMessageSchema>;
+
+/** Message types a client may send, for telling "unknown type" from "malformed". */
+const CLIENT_TYPES: ReadonlySet<string> = new Set(clientMessageSchema.options.map((o) => o.shape.type.value));
+const TRACKER_TYPES: ReadonlySet<string> = new Set(trackerMessageSchema.options.map((o) => o.shape.type.value));
+
+function decode<T>(
+  text: string,
+  schema: z.ZodType<T>,
+  knownTypes: ReadonlySet<string>,
+): T {
+  if (text.length > MAX_TRACKER_MESSAGE_BYTES) {
+    throw new ProtocolError('message-too-large', `message over ${MAX_TRACKER_MESSAGE_BYTES} bytes`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ProtocolError('malformed-message', 'message is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || !('type' in value)) {
+    throw new ProtocolError('malformed-message', 'message has no type');
+  }
+  const type = (value as { type: unknown }).type;
+  if (typeof type !== 'string' || !knownTypes.has(type)) {
+    throw new ProtocolError('unknown-message-type', `unknown message type ${JSON.stringify(type)}`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue === undefined ? '' : ` at ${issue.path.join('.') || 'root'}: ${issue.message}`;
+    throw new ProtocolError('malformed-message', `invalid ${type} message${where}`);
+  }
+  return parsed.data;
+}
+
+/** Parses and validates one message from a peer; throws `ProtocolError` with a typed code. */
+export function decodeClientMessage(text: string): ClientMessage {
+  return decode(text, clientMessageSchema, CLIENT_TYPES);
+}
+
+/** Parses and validates one message from the tracker; throws `ProtocolError` with a typed code. */
+export function decodeTrackerMessage(text: string): TrackerMessage {
+  return decode(text, trackerMessageSchema, TRACKER_TYPES);
+}
+
+export function encodeMessage(message: ClientMessage | TrackerMessage): string {
+  return JSON.stringify(message);
+}
