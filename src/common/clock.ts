@@ -25,10 +25,13 @@ export class SystemClock implements Clock {
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
     const id = this.#nextId++;
-    const timer = globalThis.setTimeout(() => {
-      this.#timers.delete(id);
-      callback();
-    }, Math.max(0, delayMs));
+    const timer = globalThis.setTimeout(
+      () => {
+        this.#timers.delete(id);
+        callback();
+      },
+      Math.max(0, delayMs),
+    );
     this.#timers.set(id, timer);
     return { id };
   }

@@ -28,7 +28,11 @@ export async function signChunk(
  * Checks a received chunk: the length, the SHA-256 digest of its bytes, and the broadcaster's
  * signature over its identity and digest. Throws `VerificationError` naming what failed.
  */
-export async function verifyChunk(stream: string, publicKey: CryptoKey, chunk: Chunk): Promise<void> {
+export async function verifyChunk(
+  stream: string,
+  publicKey: CryptoKey,
+  chunk: Chunk,
+): Promise<void> {
   if (chunk.bytes.byteLength !== chunk.byteLength) {
     throw new VerificationError(`chunk ${chunk.seq}: length does not match its header`);
   }

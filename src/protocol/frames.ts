@@ -58,7 +58,13 @@ export type Frame =
 // Header layout (big-endian): version u8 | type u8 | reserved u16 | requestId u32 | seq u32 |
 // offset u32. The payload length is the rest of the message.
 
-function frame(type: FrameType, requestId: number, seq: number, offset: number, payload: number): {
+function frame(
+  type: FrameType,
+  requestId: number,
+  seq: number,
+  offset: number,
+  payload: number,
+): {
   out: Uint8Array;
   view: DataView;
 } {
@@ -177,7 +183,12 @@ function decodeHello(payload: Uint8Array): HelloPayload {
     throw new ProtocolError('malformed-frame', 'hello payload is not an object');
   }
   const { peerId, stream } = value as Record<string, unknown>;
-  if (typeof peerId !== 'string' || typeof stream !== 'string' || peerId.length > 64 || stream.length > 64) {
+  if (
+    typeof peerId !== 'string' ||
+    typeof stream !== 'string' ||
+    peerId.length > 64 ||
+    stream.length > 64
+  ) {
     throw new ProtocolError('malformed-frame', 'hello payload lacks peerId or stream');
   }
   return { peerId, stream };

@@ -120,15 +120,20 @@ export const trackerMessageSchema = z.discriminatedUnion('type', [
 export type TrackerMessage = z.infer<typeof trackerMessageSchema>;
 
 /** Message types a client may send, for telling "unknown type" from "malformed". */
-const CLIENT_TYPES: ReadonlySet<string> = new Set(clientMessageSchema.options.map((o) => o.shape.type.value));
-const TRACKER_TYPES: ReadonlySet<string> = new Set(trackerMessageSchema.options.map((o) => o.shape.type.value));
+const CLIENT_TYPES: ReadonlySet<string> = new Set(
+  clientMessageSchema.options.map((o) => o.shape.type.value),
+);
+const TRACKER_TYPES: ReadonlySet<string> = new Set(
+  trackerMessageSchema.options.map((o) => o.shape.type.value),
+);
 
-function decode<T>(
-  text: string,
-  schema: z.ZodType<T>,
-  knownTypes: ReadonlySet<string>,
-): T {
-  if (text.length > MAX_TRACKER_MESSAGE_BYTES) {
+function decode<T>(text: string, schema: z.ZodType<T>, knownTypes: ReadonlySet<string>): T {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: count bytes only when it could matter.
+  if (
+    text.length > MAX_TRACKER_MESSAGE_BYTES ||
+    (text.length * 3 > MAX_TRACKER_MESSAGE_BYTES &&
+      new TextEncoder().encode(text).byteLength > MAX_TRACKER_MESSAGE_BYTES)
+  ) {
     throw new ProtocolError('message-too-large', `message over ${MAX_TRACKER_MESSAGE_BYTES} bytes`);
   }
   let value: unknown;
@@ -140,14 +145,15 @@ function decode<T>(
   if (typeof value !== 'object' || value === null || !('type' in value)) {
     throw new ProtocolError('malformed-message', 'message has no type');
   }
-  const type = (value as { type: unknown }).type;
+  const type = (value).type;
   if (typeof type !== 'string' || !knownTypes.has(type)) {
     throw new ProtocolError('unknown-message-type', `unknown message type ${JSON.stringify(type)}`);
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const where = issue === undefined ? '' : ` at ${issue.path.join('.') || 'root'}: ${issue.message}`;
+    const where =
+      issue === undefined ? '' : ` at ${issue.path.join('.') || 'root'}: ${issue.message}`;
     throw new ProtocolError('malformed-message', `invalid ${type} message${where}`);
   }
   return parsed.data;

@@ -1,0 +1,134 @@
+import type { Command } from 'commander';
+import { DEFAULTS } from '../common/defaults.js';
+import { errorMessage } from '../common/errors.js';
+import type { LogLevel } from '../common/logger.js';
+import { pipelineFigures, type PipelineFigures } from '../lab/figures.js';
+import { LocalSwarm, LOCAL_SWARM_DEFAULTS, type LocalSwarmSummary } from '../lab/local-swarm.js';
+import { parseLogLevel, stderrLogger } from './log.js';
+import { parseDuration, parsePort, parsePositiveInt, parseStreamId } from './options.js';
+import { formatQoeTable } from './qoe-table.js';
+
+interface StartOptions {
+  peers: number;
+  duration?: number;
+  port: number;
+  trackerPort?: number;
+  host: string;
+  stream: string;
+  source: string;
+  logLevel: LogLevel;
+  peerLogLevel: LogLevel;
+}
+
+export function registerStartCommand(program: Command): void {
+  program
+    .command('start')
+    .description(
+      'run a whole local live stream: broadcaster, origin, tracker and N viewer processes over WebRTC on loopback; prints a QoE table at the end',
+    )
+    .option('--peers <n>', 'viewer processes', parsePositiveInt, DEFAULTS.peers)
+    .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)', parseDuration)
+    .option('--port <port>', 'origin HTTP port (0: any free port)', parsePort, 0)
+    .option('--tracker-port <port>', 'tracker port (default: --port + 1, or any free port)', parsePort)
+    .option('--host <ip>', 'address to bind and to use for WebRTC', LOCAL_SWARM_DEFAULTS.host)
+    .option('--stream <id>', 'stream id', parseStreamId, DEFAULTS.streamId)
+    .option('--source <source>', "'synthetic', a media file (looped) or an ffmpeg input URL", 'synthetic')
+    .option('--log-level <level>', 'log level of the servers and broadcaster', parseLogLevel, 'info')
+    .option('--peer-log-level <level>', 'log level of the viewer processes', parseLogLevel, 'warn')
+    .action(async (options: StartOptions) => {
+      process.exitCode = await runStart(options);
+    });
+}
+
+/** Runs the swarm until the duration ends or a signal arrives; resolves to the exit code. */
+async function runStart(options: StartOptions): Promise<number> {
+  const logger = stderrLogger('swarmcast', options.logLevel);
+  const swarm = new LocalSwarm(
+    { logger },
+    {
+      peers: options.peers,
+      host: options.host,
+      originPort: options.port,
+      trackerPort: options.trackerPort ?? (options.port === 0 ? 0 : options.port + 1),
+      stream: options.stream,
+      source: options.source,
+      peerLogLevel: options.peerLogLevel,
+    },
+  );
+  let failure: string | undefined;
+  const done = new Promise<void>((resolve) => {
+    const finish = (): void => {
+      resolve();
+    };
+    process.once('SIGINT', finish);
+    process.once('SIGTERM', finish);
+    if (options.duration !== undefined) setTimeout(finish, options.duration * 1000).unref();
+    swarm.on('swarm:error', ({ error }) => {
+      failure = error.message;
+      finish();
+    });
+  });
+  const progress = startProgress(swarm);
+  try {
+    const urls = await swarm.start((up) => {
+      process.stdout.write(`mpd: ${up.mpdUrl}\ntracker: ${up.trackerUrl}\n`);
+    });
+    logger.info('broadcasting', { ffmpeg: urls.ffmpeg.path, source: urls.ffmpeg.source, version: urls.ffmpeg.version });
+    await done;
+  } catch (error) {
+    failure = errorMessage(error);
+  }
+  progress.stop();
+  const summary = await swarm.stop();
+  printSummary(summary);
+  if (failure !== undefined) {
+    process.stderr.write(`swarmcast: ${failure}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+function printSummary(summary: LocalSwarmSummary): void {
+  const rows = summary.peers.flatMap((p) =>
+    p.report === undefined ? [] : [{ name: `${p.index} ${p.report.stats.peerId ?? ''}`.trim(), report: p.report }],
+  );
+  const f = pipelineFigures(summary);
+  process.stdout.write(`\n${formatQoeTable(rows)}\n${headline(f)}\n`);
+}
+
+function headline(f: PipelineFigures): string {
+  const sec = (ms: number | null): string => (ms === null ? '-' : `${(ms / 1000).toFixed(2)} s`);
+  return [
+    `peers ${f.peers}  duration ${f.durationS} s  offload ${f.offload.toFixed(3)} (ceiling ${f.offloadCeiling.toFixed(3)})`,
+    `latency p50 ${sec(f.latencyP50Ms)}  p95 ${sec(f.latencyP95Ms)}  startup p95 ${sec(f.startupMsP95)}`,
+    `stalls ${f.stalls} (${f.stalledMs} ms)  chunks played ${f.chunksPlayed}  missing ${f.chunksMissing}  cpu/peer ${f.cpuPerPeerPct?.toFixed(1) ?? '-'} %`,
+  ].join('\n');
+}
+
+/** A progress line on stderr: rewritten in place on a terminal, every 5 s otherwise. */
+function startProgress(swarm: LocalSwarm): { stop: () => void } {
+  const tty = process.stderr.isTTY;
+  const startedAt = Date.now();
+  let ticks = 0;
+  const timer = setInterval(() => {
+    ticks++;
+    if (!tty && ticks % 5 !== 0) return;
+    const peers = swarm.peers();
+    const reports = peers.flatMap((p) => (p.alive && p.report !== undefined ? [p.report] : []));
+    const playing = reports.filter((r) => r.stats.playback?.state === 'playing').length;
+    const stalls = reports.reduce((n, r) => n + (r.stats.playback?.stalls ?? 0), 0);
+    const received = reports.reduce((n, r) => n + r.stats.bytesFromPeers + r.stats.bytesFromOrigin, 0);
+    const sent = (swarm.broadcasterStats()?.bytesUploaded ?? 0) + swarm.originBytesSent();
+    const offload = received > 0 ? (1 - sent / received).toFixed(2) : '-';
+    const latencies = reports.flatMap((r) => (r.stats.playback?.latencyMs == null ? [] : [r.stats.playback.latencyMs]));
+    const latency = latencies.length === 0 ? '-' : `${(Math.max(...latencies) / 1000).toFixed(1)} s`;
+    const line = `t=${Math.round((Date.now() - startedAt) / 1000)}s peers ${reports.length}/${peers.length} playing ${playing} stalls ${stalls} max latency ${latency} offload ${offload}`;
+    process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+  }, 1000);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      if (tty) process.stderr.write('\n');
+    },
+  };
+}

@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import type { LogLevel } from '../common/logger.js';
+import { TrackerServer } from '../tracker/server.js';
+import { parseLogLevel, stderrLogger } from './log.js';
+import { parsePort } from './options.js';
+import { untilSignal } from './signals.js';
+
+interface TrackerCommandOptions {
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+}
+
+export function registerTrackerCommand(program: Command): void {
+  program
+    .command('tracker')
+    .description('run the tracker alone: the WebSocket supervisor that admits peers, arranges the tree and relays signaling')
+    .option('--host <ip>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'WebSocket port (0: any free port)', parsePort, 8081)
+    .option('--log-level <level>', 'debug, info, warn or error', parseLogLevel, 'info')
+    .action(async (options: TrackerCommandOptions) => {
+      const logger = stderrLogger('swarmcast:tracker', options.logLevel);
+      const server = new TrackerServer({ logger }, { host: options.host, port: options.port });
+      const url = await server.listen();
+      process.stdout.write(`tracker: ${url}\n`);
+      await untilSignal();
+      await server.close();
+    });
+}

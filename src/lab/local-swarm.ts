@@ -1,0 +1,344 @@
+/**
+ * A whole live stream on one machine: a broadcaster (ffmpeg) publishing to an origin and into
+ * the overlay, a tracker, and N viewer peers, each in its own process, over real WebRTC on
+ * loopback. `npm start` and the pipeline benchmark run this.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Broadcaster } from '../broadcaster/broadcaster.js';
+import type { FfmpegInfo } from '../broadcaster/ffmpeg.js';
+import { SystemClock } from '../common/clock.js';
+import { DEFAULTS } from '../common/defaults.js';
+import { errorMessage, SwarmcastError } from '../common/errors.js';
+import { Emitter } from '../common/events.js';
+import type { Logger, LogLevel } from '../common/logger.js';
+import { generateSigningKeyPair } from '../crypto/keys.js';
+import { OriginStore } from '../origin/store.js';
+import { OriginServer } from '../origin/server.js';
+import type { PeerCore, PeerStats } from '../peer/core.js';
+import { createNodePeer } from '../peer/peer.node.js';
+import type { StreamInfo } from '../protocol/tracker.js';
+import { TrackerServer } from '../tracker/server.js';
+import type { TrackerSnapshot } from '../tracker/core/tracker-core.js';
+import { isPeerProcessReport, type PeerProcessReport, type StopRequest } from './ipc.js';
+
+export interface LocalSwarmOptions {
+  /** Viewer processes to run. @default DEFAULTS.peers */
+  peers: number;
+  /** @default DEFAULTS.streamId */
+  stream: string;
+  /** 'synthetic', a file path or an ffmpeg input URL. @default 'synthetic' */
+  source: string;
+  /** Address every server binds to and WebRTC gathers on. @default '127.0.0.1' */
+  host: string;
+  /** Origin HTTP port (0 picks a free one). @default 0 */
+  originPort: number;
+  /** Tracker WebSocket port (0 picks a free one). @default 0 */
+  trackerPort: number;
+  width: number;
+  height: number;
+  fps: number;
+  videoKbps: number;
+  /** @default DEFAULTS.chunkDurationMs */
+  chunkDurationMs: number;
+  /** @default DEFAULTS.segmentDurationMs */
+  segmentDurationMs: number;
+  /** @default DEFAULTS.targetLatencyMs */
+  targetLatencyMs: number;
+  /** Log level of the peer processes. @default 'warn' */
+  peerLogLevel: LogLevel;
+  /** Pause between two peer starts, so they do not all start in the same instant. @default 200 */
+  peerStartIntervalMs: number;
+}
+
+export const LOCAL_SWARM_DEFAULTS: LocalSwarmOptions = {
+  peers: DEFAULTS.peers,
+  stream: DEFAULTS.streamId,
+  source: 'synthetic',
+  host: '127.0.0.1',
+  originPort: 0,
+  trackerPort: 0,
+  width: DEFAULTS.synthetic.width,
+  height: DEFAULTS.synthetic.height,
+  fps: DEFAULTS.synthetic.fps,
+  videoKbps: DEFAULTS.synthetic.videoKbps,
+  chunkDurationMs: DEFAULTS.chunkDurationMs,
+  segmentDurationMs: DEFAULTS.segmentDurationMs,
+  targetLatencyMs: DEFAULTS.targetLatencyMs,
+  peerLogLevel: 'warn',
+  peerStartIntervalMs: 200,
+};
+
+export interface LocalSwarmEvents {
+  /** The broadcaster failed (ffmpeg died, bad input): the swarm cannot go on. */
+  'swarm:error': { error: SwarmcastError };
+  /** A peer process exited (asked to, killed, or crashed). */
+  'peer:exit': { index: number; code: number | null; signal: string | null };
+}
+
+export interface LocalSwarmUrls {
+  readonly mpdUrl: string;
+  readonly originUrl: string;
+  readonly trackerUrl: string;
+  readonly ffmpeg: FfmpegInfo;
+}
+
+/** One peer process as the runner knows it. */
+export interface PeerProcessView {
+  readonly index: number;
+  readonly pid: number | undefined;
+  readonly alive: boolean;
+  /** Its latest report (the final one once it stopped), if any arrived. */
+  readonly report: PeerProcessReport | undefined;
+}
+
+export interface LocalSwarmSummary {
+  readonly durationMs: number;
+  readonly peers: readonly PeerProcessView[];
+  /** The broadcaster's node in the overlay; null if it never started. */
+  readonly broadcaster: PeerStats | null;
+  /** Bytes of media (segments, init, chunks) the origin sent. */
+  readonly originBytesSent: number;
+  readonly chunksPublished: number;
+}
+
+interface PeerProcess {
+  readonly index: number;
+  readonly child: ChildProcess;
+  alive: boolean;
+  report: PeerProcessReport | undefined;
+  readonly exited: Promise<void>;
+}
+
+/** How long a peer gets to send its final report before it is killed. */
+const PEER_STOP_TIMEOUT_MS = 5000;
+
+export class LocalSwarm {
+  readonly #log: Logger;
+  readonly #o: LocalSwarmOptions;
+  readonly #events: Emitter<LocalSwarmEvents>;
+  readonly #peers: PeerProcess[] = [];
+  #origin: OriginServer | undefined;
+  #tracker: TrackerServer | undefined;
+  #broadcaster: Broadcaster | undefined;
+  #root: PeerCore | undefined;
+  #urls: LocalSwarmUrls | undefined;
+  #startedAt = 0;
+  #chunks = 0;
+  #state: 'new' | 'running' | 'stopped' = 'new';
+
+  constructor(components: { logger: Logger }, options: Partial<LocalSwarmOptions> = {}) {
+    this.#log = components.logger;
+    this.#o = { ...LOCAL_SWARM_DEFAULTS, ...options };
+    this.#events = new Emitter(this.#log);
+  }
+
+  on<K extends keyof LocalSwarmEvents>(
+    event: K,
+    listener: (payload: LocalSwarmEvents[K]) => void,
+  ): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  get urls(): LocalSwarmUrls | undefined {
+    return this.#urls;
+  }
+
+  /** Starts the origin, the tracker and the broadcaster; `onUp` gets the URLs as soon as they exist. */
+  async start(onUp?: (urls: Omit<LocalSwarmUrls, 'ffmpeg'>) => void): Promise<LocalSwarmUrls> {
+    if (this.#state !== 'new') throw new SwarmcastError('invalid-state', 'swarm already started');
+    this.#state = 'running';
+    this.#startedAt = Date.now();
+    const o = this.#o;
+    const clock = new SystemClock();
+    const store = new OriginStore({ clock, logger: this.#log.child('origin') });
+    this.#origin = new OriginServer({ store, clock, logger: this.#log.child('origin') });
+    const originUrl = await this.#origin.listen({ host: o.host, port: o.originPort });
+    this.#tracker = new TrackerServer({ logger: this.#log.child('tracker') }, { host: o.host, port: o.trackerPort });
+    const trackerUrl = await this.#tracker.listen();
+    const mpdUrl = `${originUrl}/live/${o.stream}/manifest.mpd`;
+    onUp?.({ mpdUrl, originUrl, trackerUrl });
+
+    const keys = await generateSigningKeyPair();
+    const broadcaster = new Broadcaster(
+      { clock, logger: this.#log.child('broadcaster') },
+      {
+        stream: o.stream,
+        source: o.source,
+        keys,
+        width: o.width,
+        height: o.height,
+        fps: o.fps,
+        videoKbps: o.videoKbps,
+        chunkDurationMs: o.chunkDurationMs,
+        segmentDurationMs: o.segmentDurationMs,
+      },
+    );
+    this.#broadcaster = broadcaster;
+    const info: StreamInfo = {
+      stream: o.stream,
+      publicKey: broadcaster.publicKey,
+      chunkDurationMs: o.chunkDurationMs,
+      segmentDurationMs: o.segmentDurationMs,
+      originUrl,
+    };
+    const originStream = store.createStream({
+      stream: o.stream,
+      publicKey: info.publicKey,
+      chunkDurationMs: o.chunkDurationMs,
+      segmentDurationMs: o.segmentDurationMs,
+    });
+    const root = createNodePeer(
+      { logger: this.#log.child('root') },
+      { stream: o.stream, role: 'broadcaster', info, trackerUrl, rtc: { bindAddress: o.host } },
+    );
+    this.#root = root;
+    root.start();
+    broadcaster.on('init', ({ init }) => {
+      originStream.setInit(init);
+    });
+    broadcaster.on('chunk', ({ chunk }) => {
+      this.#chunks++;
+      try {
+        originStream.addChunk(chunk);
+      } catch (error) {
+        this.#log.warn('origin refused a chunk', { seq: chunk.seq, error: errorMessage(error) });
+      }
+      root.publish(chunk);
+    });
+    broadcaster.on('error', ({ error }) => {
+      this.#events.emit('swarm:error', { error });
+    });
+    const { ffmpeg } = await broadcaster.start();
+    this.#urls = { mpdUrl, originUrl, trackerUrl, ffmpeg };
+    for (let i = 0; i < o.peers; i++) {
+      if (this.#state !== 'running') break;
+      this.spawnPeer();
+      await new Promise((resolve) => setTimeout(resolve, o.peerStartIntervalMs));
+    }
+    return this.#urls;
+  }
+
+  /** Starts one more viewer process; returns its index. */
+  spawnPeer(): number {
+    const urls = this.#urls;
+    if (urls === undefined || this.#state !== 'running') {
+      throw new SwarmcastError('invalid-state', 'the swarm is not running');
+    }
+    const index = this.#peers.length;
+    const { entry, execArgv } = cliEntry();
+    const child = fork(
+      entry,
+      [
+        'peer',
+        '--tracker',
+        urls.trackerUrl,
+        '--origin',
+        urls.originUrl,
+        '--stream',
+        this.#o.stream,
+        '--bind-address',
+        this.#o.host,
+        '--target-latency',
+        String(this.#o.targetLatencyMs),
+        '--log-level',
+        this.#o.peerLogLevel,
+      ],
+      { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+    );
+    let resolveExit: () => void = () => undefined;
+    const exited = new Promise<void>((resolve) => {
+      resolveExit = resolve;
+    });
+    const peer: PeerProcess = { index, child, alive: true, report: undefined, exited };
+    child.on('message', (message) => {
+      if (isPeerProcessReport(message)) peer.report = message;
+    });
+    child.on('exit', (code, signal) => {
+      peer.alive = false;
+      resolveExit();
+      this.#events.emit('peer:exit', { index, code, signal });
+    });
+    child.on('error', (error) => {
+      this.#log.warn('peer process error', { index, error: error.message });
+    });
+    this.#peers.push(peer);
+    return index;
+  }
+
+  /** Kills a peer process at once (SIGKILL), as a crash would. */
+  killPeer(index: number): void {
+    const peer = this.#peers[index];
+    if (peer === undefined) throw new RangeError(`no peer ${index}`);
+    if (peer.alive) peer.child.kill('SIGKILL');
+  }
+
+  peers(): PeerProcessView[] {
+    return this.#peers.map((p) => ({
+      index: p.index,
+      pid: p.child.pid,
+      alive: p.alive,
+      report: p.report,
+    }));
+  }
+
+  /** The tracker's view of the overlay. */
+  snapshot(): TrackerSnapshot | undefined {
+    return this.#tracker?.core.snapshot();
+  }
+
+  broadcasterStats(): PeerStats | undefined {
+    return this.#root?.stats();
+  }
+
+  /** Bytes of media the origin has sent so far. */
+  originBytesSent(): number {
+    return this.#origin?.stats.totalBytes ?? 0;
+  }
+
+  /** Ends the source: no new chunks enter the overlay; peers and servers keep running. */
+  async stopBroadcaster(): Promise<void> {
+    await this.#broadcaster?.stop();
+  }
+
+  /** Stops every peer (collecting final reports), the broadcaster and the servers. Idempotent. */
+  async stop(): Promise<LocalSwarmSummary> {
+    const wasRunning = this.#state === 'running';
+    this.#state = 'stopped';
+    if (wasRunning) {
+      await Promise.all(this.#peers.map((p) => stopPeer(p)));
+      await this.#broadcaster?.stop();
+    }
+    const broadcaster = this.#root?.stats();
+    this.#root?.stop();
+    await this.#tracker?.close();
+    await this.#origin?.close();
+    return {
+      durationMs: Date.now() - this.#startedAt,
+      peers: this.peers(),
+      broadcaster: broadcaster ?? null,
+      originBytesSent: this.originBytesSent(),
+      chunksPublished: this.#chunks,
+    };
+  }
+}
+
+async function stopPeer(peer: PeerProcess): Promise<void> {
+  if (!peer.alive) return;
+  const stop: StopRequest = { type: 'stop' };
+  try {
+    peer.child.send(stop);
+  } catch {
+    peer.child.kill('SIGKILL');
+  }
+  const timer = setTimeout(() => peer.child.kill('SIGKILL'), PEER_STOP_TIMEOUT_MS);
+  await peer.exited;
+  clearTimeout(timer);
+}
+
+/** The CLI entry to fork peers from: the TypeScript source under tsx, or the built JavaScript. */
+function cliEntry(): { entry: string; execArgv: string[] } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const entry = fileURLToPath(new URL(`../cli/index.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+  return { entry, execArgv: fromSource ? ['--import', import.meta.resolve('tsx')] : [] };
+}

@@ -1,0 +1,765 @@
+/**
+ * The peer: one viewer (or the broadcaster's node at the root of the overlay). Sans-IO: the clock,
+ * randomness, the tracker connection, the WebRTC transport and the origin client are injected, so
+ * the same code runs in Node, in browsers and in the simulator.
+ *
+ * A viewer joins through the tracker, opens links to the parents the tracker names, receives
+ * pushed chunks, verifies each one before it stores, plays or relays it, relays to its children
+ * with backpressure, pulls chunks that did not come (from a neighbour that holds them, else from
+ * the origin when the playhead is close) and measures what its player experiences.
+ */
+import { every, type Clock, type TimerHandle } from '../common/clock.js';
+import { DEFAULTS } from '../common/defaults.js';
+import { errorMessage, InvalidStateError, SwarmcastError } from '../common/errors.js';
+import { Emitter } from '../common/events.js';
+import type { Logger } from '../common/logger.js';
+import type { Random } from '../common/random.js';
+import { verifyChunk } from '../crypto/chunk-signing.js';
+import { importPublicKeyBase64Url } from '../crypto/keys.js';
+import type { Chunk } from '../protocol/chunk.js';
+import {
+  chunkFrames,
+  decodeFrame,
+  encodeFrame,
+  FrameType,
+  type Frame,
+} from '../protocol/frames.js';
+import {
+  TRACKER_PROTOCOL_VERSION,
+  type QoeSample,
+  type StreamInfo,
+  type TrackerMessage,
+} from '../protocol/tracker.js';
+import type {
+  Link,
+  OriginClient,
+  PeerTransport,
+  PeerTransportFactory,
+  TrackerConnection,
+  TrackerConnectionFactory,
+} from '../transport/types.js';
+import { ChunkStore, seqsInHaveMap } from './chunk-store.js';
+import { PeerLinkState, type ReceivedChunk } from './peer-link.js';
+import { PlaybackModel, type PlaybackReport } from './playback.js';
+
+export interface PeerComponents {
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  transport: PeerTransportFactory;
+  tracker: TrackerConnectionFactory;
+  /** Where a viewer fetches chunks no peer delivered in time. Unused by the broadcaster. */
+  origin?: OriginClient;
+}
+
+export interface PeerOptions {
+  stream: string;
+  /** A viewer plays; the broadcaster's node only publishes and relays. @default 'viewer' */
+  role: 'viewer' | 'broadcaster';
+  /** The stream the broadcaster announces to the tracker (broadcaster only). */
+  info?: StreamInfo;
+  /** @default DEFAULTS.targetLatencyMs */
+  targetLatencyMs: number;
+  /** @default DEFAULTS.startBufferMs */
+  startBufferMs: number;
+  /** @default DEFAULTS.originFallbackMarginMs */
+  originFallbackMarginMs: number;
+  /** @default DEFAULTS.liveJumpAfterStallMs */
+  liveJumpAfterStallMs: number;
+  /** @default DEFAULTS.peerWindowMs */
+  peerWindowMs: number;
+  /** @default DEFAULTS.linkHighWaterBytes */
+  linkHighWaterBytes: number;
+  /** A request to a neighbour unanswered this long goes elsewhere. @default 1000 */
+  requestTimeoutMs: number;
+  /** How often the peer re-plans fetches and advances its player. @default 50 */
+  tickMs: number;
+  /** Upload capacity announced to the tracker, if known. */
+  uploadKbps?: number;
+}
+
+export const PEER_DEFAULTS: Omit<PeerOptions, 'stream' | 'role' | 'info'> = {
+  targetLatencyMs: DEFAULTS.targetLatencyMs,
+  startBufferMs: DEFAULTS.startBufferMs,
+  originFallbackMarginMs: DEFAULTS.originFallbackMarginMs,
+  liveJumpAfterStallMs: DEFAULTS.liveJumpAfterStallMs,
+  peerWindowMs: DEFAULTS.peerWindowMs,
+  linkHighWaterBytes: DEFAULTS.linkHighWaterBytes,
+  requestTimeoutMs: 1000,
+  tickMs: 50,
+};
+
+export type ChunkSource = 'peer' | 'origin' | 'broadcaster';
+
+export interface PeerEvents {
+  'peer:joined': { peerId: string; info: StreamInfo };
+  'neighbours:changed': { parents: readonly string[]; children: readonly string[] };
+  'link:open': { remoteId: string };
+  'link:close': { remoteId: string };
+  'chunk:verified': { seq: number; source: ChunkSource; from: string };
+  'chunk:rejected': { seq: number; from: string; reason: string };
+  'tracker:lost': { reason: string };
+}
+
+/** Counters of one peer since it started. */
+export interface PeerStats {
+  readonly peerId: string | null;
+  readonly role: PeerOptions['role'];
+  /** Milliseconds since start(). */
+  readonly sessionMs: number;
+  /** Every byte received on peer links (all frames). */
+  readonly bytesFromPeers: number;
+  /** Body bytes of chunks fetched from the origin. */
+  readonly bytesFromOrigin: number;
+  /** Every byte sent on peer links (all frames). */
+  readonly bytesUploaded: number;
+  readonly chunksFromPeers: number;
+  readonly chunksFromOrigin: number;
+  /** Chunks received again after one copy was already held. */
+  readonly duplicateChunks: number;
+  /** Chunks that failed verification. */
+  readonly rejectedChunks: number;
+  /** Chunk bytes accepted (verified, new) per second of session. */
+  readonly goodputBps: number;
+  readonly playback: PlaybackReport | null;
+}
+
+interface PendingRequest {
+  readonly seq: number;
+  readonly remoteId: string;
+  readonly timer: TimerHandle;
+}
+
+/** An unexpected link is dropped if the tracker has not named its peer a neighbour by then. */
+const UNEXPECTED_LINK_GRACE_MS = 5000;
+/** Delay before re-opening a link to a parent that closed while still our parent. */
+const RECONNECT_DELAY_MS = 500;
+/** Delay before retrying a join of a stream the tracker does not know yet. */
+const JOIN_RETRY_MS = 1000;
+/** How long after its expected arrival at the origin a chunk is first asked for there. */
+const ORIGIN_AVAILABILITY_SLACK_MS = 300;
+/** Minimum time between two origin fetches of the same chunk. */
+const ORIGIN_RETRY_MS = 250;
+/** Most requests in flight to neighbours at once. */
+const MAX_PEER_REQUESTS = 16;
+
+export class PeerCore {
+  readonly #c: PeerComponents;
+  readonly #o: PeerOptions;
+  readonly #log: Logger;
+  readonly #events: Emitter<PeerEvents>;
+  readonly #links = new Map<string, PeerLinkState>();
+  readonly #pending = new Map<number, PendingRequest>();
+  readonly #originInFlight = new Map<number, AbortController>();
+  readonly #originLastTry = new Map<number, number>();
+  /** Holders that answered ABSENT or timed out, per seq, so the next try goes elsewhere. */
+  readonly #triedHolders = new Map<number, Set<string>>();
+  #store: ChunkStore;
+  #transport: PeerTransport | undefined;
+  #tracker: TrackerConnection | undefined;
+  #playback: PlaybackModel | undefined;
+  #publicKey: CryptoKey | undefined;
+  #info: StreamInfo | undefined;
+  #peerId: string | null = null;
+  #parents: readonly string[] = [];
+  #children: readonly string[] = [];
+  #stopTick: (() => void) | undefined;
+  #stopHeartbeat: (() => void) | undefined;
+  #startedAt = 0;
+  #state: 'new' | 'started' | 'stopped' = 'new';
+  #nextRequestId = 1;
+  #stats = {
+    bytesFromOrigin: 0,
+    chunksFromPeers: 0,
+    chunksFromOrigin: 0,
+    duplicateChunks: 0,
+    rejectedChunks: 0,
+    acceptedBytes: 0,
+    bytesInClosed: 0,
+    bytesOutClosed: 0,
+  };
+
+  constructor(components: PeerComponents, options: PeerOptions) {
+    if (options.role === 'broadcaster' && options.info === undefined) {
+      throw new TypeError('a broadcaster peer needs the stream info it announces');
+    }
+    if (options.role === 'viewer' && components.origin === undefined) {
+      throw new TypeError('a viewer peer needs an origin client');
+    }
+    this.#c = components;
+    this.#o = options;
+    this.#log = components.logger;
+    this.#events = new Emitter(this.#log);
+    this.#store = new ChunkStore(1);
+  }
+
+  on<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  get peerId(): string | null {
+    return this.#peerId;
+  }
+
+  get parents(): readonly string[] {
+    return this.#parents;
+  }
+
+  get children(): readonly string[] {
+    return this.#children;
+  }
+
+  /** Connects to the tracker and joins the stream. */
+  start(): void {
+    if (this.#state !== 'new') throw new InvalidStateError('peer already started');
+    this.#state = 'started';
+    this.#startedAt = this.#c.clock.now();
+    if (this.#o.info !== undefined) this.#setInfo(this.#o.info);
+    this.#transport = this.#c.transport({
+      signal: (to, data) => {
+        this.#tracker?.send({ type: 'signal', to, data });
+      },
+      open: (link) => {
+        this.#onLinkOpen(link);
+      },
+      message: (link, data) => {
+        this.#onLinkMessage(link, data);
+      },
+      drain: (link) => {
+        this.#links.get(link.remoteId)?.pump(this.#o.linkHighWaterBytes);
+      },
+      close: (link) => {
+        this.#onLinkClose(link);
+      },
+    });
+    this.#tracker = this.#c.tracker({
+      open: () => {
+        this.#tracker?.send({
+          type: 'hello',
+          version: TRACKER_PROTOCOL_VERSION,
+          role: this.#o.role,
+          ...(this.#o.uploadKbps === undefined ? {} : { uploadKbps: this.#o.uploadKbps }),
+        });
+      },
+      message: (message) => {
+        this.#onTrackerMessage(message);
+      },
+      close: (reason) => {
+        if (this.#state !== 'started') return;
+        this.#log.warn('tracker connection lost; going on with the links we have', { reason });
+        this.#tracker = undefined;
+        this.#stopHeartbeat?.();
+        this.#events.emit('tracker:lost', { reason });
+      },
+    });
+    this.#stopTick = every(this.#c.clock, this.#o.tickMs, () => {
+      this.#tick();
+    });
+  }
+
+  /**
+   * Leaves: tells the tracker (when `graceful`, the default) and closes every link. A
+   * non-graceful stop drops everything at once, as a crash would. Idempotent.
+   */
+  stop(options: { graceful?: boolean } = {}): void {
+    if (this.#state === 'stopped') return;
+    const wasStarted = this.#state === 'started';
+    this.#state = 'stopped';
+    if (!wasStarted) return;
+    if (options.graceful !== false) this.#tracker?.send({ type: 'leave' });
+    this.#stopTick?.();
+    this.#stopHeartbeat?.();
+    for (const pending of this.#pending.values()) this.#c.clock.clearTimeout(pending.timer);
+    this.#pending.clear();
+    for (const controller of this.#originInFlight.values()) controller.abort();
+    this.#originInFlight.clear();
+    this.#tracker?.close();
+    this.#transport?.close();
+    this.#log.info('stopped', { graceful: options.graceful !== false });
+  }
+
+  /** Broadcaster only: a freshly signed chunk enters the overlay here. */
+  publish(chunk: Chunk): void {
+    if (this.#o.role !== 'broadcaster')
+      throw new InvalidStateError('only the broadcaster publishes');
+    if (this.#state !== 'started') return;
+    this.#accept(chunk, 'broadcaster', 'self');
+  }
+
+  stats(): PeerStats {
+    const now = this.#c.clock.now();
+    let bytesIn = this.#stats.bytesInClosed;
+    let bytesOut = this.#stats.bytesOutClosed;
+    for (const state of this.#links.values()) {
+      bytesIn += state.bytesIn;
+      bytesOut += state.bytesOut;
+    }
+    const sessionMs = this.#state === 'new' ? 0 : now - this.#startedAt;
+    return {
+      peerId: this.#peerId,
+      role: this.#o.role,
+      sessionMs,
+      bytesFromPeers: bytesIn,
+      bytesFromOrigin: this.#stats.bytesFromOrigin,
+      bytesUploaded: bytesOut,
+      chunksFromPeers: this.#stats.chunksFromPeers,
+      chunksFromOrigin: this.#stats.chunksFromOrigin,
+      duplicateChunks: this.#stats.duplicateChunks,
+      rejectedChunks: this.#stats.rejectedChunks,
+      goodputBps: sessionMs > 0 ? (this.#stats.acceptedBytes * 8 * 1000) / sessionMs : 0,
+      playback: this.#playback?.report(now) ?? null,
+    };
+  }
+
+  // ---- tracker ---------------------------------------------------------------------------
+
+  #onTrackerMessage(message: TrackerMessage): void {
+    if (this.#state !== 'started') return;
+    switch (message.type) {
+      case 'welcome':
+        this.#peerId = message.peerId;
+        this.#log.info('connected to tracker', { peerId: message.peerId });
+        this.#stopHeartbeat?.();
+        this.#stopHeartbeat = every(this.#c.clock, message.heartbeatIntervalMs, () => {
+          this.#heartbeat();
+        });
+        this.#join();
+        return;
+      case 'joined':
+        if (this.#info === undefined) this.#setInfo(message.info);
+        this.#log.info('joined stream', { stream: message.info.stream });
+        this.#events.emit('peer:joined', { peerId: this.#peerId ?? '', info: message.info });
+        return;
+      case 'neighbours':
+        this.#setNeighbours(message.parents, message.children);
+        return;
+      case 'signal':
+        this.#transport?.signal(message.from, message.data);
+        return;
+      case 'error':
+        if (message.code === 'unknown-stream') {
+          this.#log.info('stream not live yet; retrying', { stream: this.#o.stream });
+          this.#c.clock.setTimeout(() => {
+            this.#join();
+          }, JOIN_RETRY_MS);
+        } else {
+          this.#log.warn('tracker refused a message', {
+            code: message.code,
+            message: message.message,
+          });
+        }
+        return;
+    }
+  }
+
+  #join(): void {
+    if (this.#state !== 'started') return;
+    this.#tracker?.send({
+      type: 'join',
+      stream: this.#o.stream,
+      ...(this.#o.info === undefined ? {} : { info: this.#o.info }),
+    });
+  }
+
+  #heartbeat(): void {
+    const report = this.#playback?.report(this.#c.clock.now());
+    const stats = this.stats();
+    const qoe: QoeSample = {
+      playing: report?.state === 'playing',
+      stalls: report?.stalls ?? 0,
+      stalledMs: Math.round(report?.stalledMs ?? 0),
+      latencyMs: report?.latencyMs == null ? null : Math.max(0, Math.round(report.latencyMs)),
+      bytesFromPeers: stats.bytesFromPeers,
+      bytesFromOrigin: stats.bytesFromOrigin,
+      bytesUploaded: stats.bytesUploaded,
+    };
+    this.#tracker?.send({ type: 'heartbeat', qoe });
+  }
+
+  #setInfo(info: StreamInfo): void {
+    this.#info = info;
+    this.#store = new ChunkStore(Math.ceil(this.#o.peerWindowMs / info.chunkDurationMs));
+    if (this.#o.role === 'viewer') {
+      // Startup delay counts from start(), not from when the stream info arrived.
+      this.#playback = new PlaybackModel(
+        { ...this.#o, chunkDurationMs: info.chunkDurationMs },
+        this.#startedAt,
+      );
+    }
+    importPublicKeyBase64Url(info.publicKey).then(
+      (key) => {
+        this.#publicKey = key;
+      },
+      (error: unknown) => {
+        this.#log.error('the stream public key is unusable', { error: errorMessage(error) });
+      },
+    );
+  }
+
+  #setNeighbours(parents: readonly string[], children: readonly string[]): void {
+    this.#parents = parents;
+    this.#children = children;
+    this.#log.debug('neighbours', { parents, children });
+    this.#events.emit('neighbours:changed', { parents, children });
+    const wanted = new Set([...parents, ...children]);
+    for (const [remoteId, state] of this.#links) {
+      if (!wanted.has(remoteId)) {
+        this.#links.delete(remoteId);
+        this.#retire(state);
+        state.link.close();
+      }
+    }
+    for (const parent of parents) this.#connect(parent);
+  }
+
+  #connect(remoteId: string): void {
+    if (this.#state !== 'started' || this.#links.has(remoteId) || this.#transport === undefined) {
+      return;
+    }
+    const link = this.#transport.connect(remoteId);
+    this.#links.set(remoteId, new PeerLinkState(link));
+  }
+
+  // ---- links -----------------------------------------------------------------------------
+
+  #onLinkOpen(link: Link): void {
+    if (this.#state !== 'started') {
+      link.close();
+      return;
+    }
+    let state = this.#links.get(link.remoteId);
+    if (state?.link !== link) {
+      if (state !== undefined) this.#retire(state);
+      state = new PeerLinkState(link);
+      this.#links.set(link.remoteId, state);
+    }
+    this.#events.emit('link:open', { remoteId: link.remoteId });
+    state.enqueue(
+      [
+        encodeFrame({
+          type: FrameType.Hello,
+          hello: { peerId: this.#peerId ?? '', stream: this.#o.stream },
+        }),
+      ],
+      this.#o.linkHighWaterBytes,
+    );
+    const have = this.#store.haveMap();
+    state.enqueue(
+      [encodeFrame({ type: FrameType.Have, fromSeq: have.fromSeq, bitmap: have.bitmap })],
+      this.#o.linkHighWaterBytes,
+    );
+    if (!this.#parents.includes(link.remoteId) && !this.#children.includes(link.remoteId)) {
+      this.#c.clock.setTimeout(() => {
+        const current = this.#links.get(link.remoteId);
+        if (
+          current?.link === link &&
+          !this.#parents.includes(link.remoteId) &&
+          !this.#children.includes(link.remoteId)
+        ) {
+          this.#log.debug('closing a link the tracker never confirmed', {
+            remoteId: link.remoteId,
+          });
+          link.close();
+        }
+      }, UNEXPECTED_LINK_GRACE_MS);
+    }
+  }
+
+  #onLinkClose(link: Link): void {
+    const state = this.#links.get(link.remoteId);
+    if (state?.link === link) {
+      this.#links.delete(link.remoteId);
+      this.#retire(state);
+    }
+    this.#events.emit('link:close', { remoteId: link.remoteId });
+    for (const [requestId, pending] of this.#pending) {
+      if (pending.remoteId === link.remoteId) {
+        this.#c.clock.clearTimeout(pending.timer);
+        this.#pending.delete(requestId);
+      }
+    }
+    if (this.#state === 'started' && this.#parents.includes(link.remoteId)) {
+      this.#c.clock.setTimeout(() => {
+        if (this.#parents.includes(link.remoteId)) this.#connect(link.remoteId);
+      }, RECONNECT_DELAY_MS);
+    }
+  }
+
+  /** Folds a closed link's counters into the totals. */
+  #retire(state: PeerLinkState): void {
+    this.#stats.bytesInClosed += state.bytesIn;
+    this.#stats.bytesOutClosed += state.bytesOut;
+    state.bytesIn = 0;
+    state.bytesOut = 0;
+  }
+
+  #onLinkMessage(link: Link, data: Uint8Array): void {
+    const state = this.#links.get(link.remoteId);
+    if (state?.link !== link || this.#state !== 'started') return;
+    state.bytesIn += data.byteLength;
+    try {
+      this.#onFrame(state, decodeFrame(data));
+    } catch (error) {
+      if (!(error instanceof SwarmcastError)) throw error;
+      this.#log.warn('closing a link that broke the protocol', {
+        remoteId: link.remoteId,
+        error: error.message,
+      });
+      link.close();
+    }
+  }
+
+  #onFrame(state: PeerLinkState, frame: Frame): void {
+    if (!state.greeted && frame.type !== FrameType.Hello) {
+      throw new SwarmcastError('malformed-frame', 'first frame on a link must be HELLO');
+    }
+    switch (frame.type) {
+      case FrameType.Hello:
+        if (frame.hello.stream !== this.#o.stream) {
+          throw new SwarmcastError(
+            'malformed-frame',
+            `HELLO for another stream ${frame.hello.stream}`,
+          );
+        }
+        state.greeted = true;
+        return;
+      case FrameType.Have:
+        for (const seq of seqsInHaveMap(frame.fromSeq, frame.bitmap)) state.remoteHas.add(seq);
+        return;
+      case FrameType.Chunk:
+        state.beginChunk(frame.meta, frame.requestId);
+        return;
+      case FrameType.Data: {
+        const received = state.addData(frame.seq, frame.offset, frame.bytes);
+        if (received !== undefined) this.#onReceived(state, received);
+        return;
+      }
+      case FrameType.Request: {
+        const chunk = this.#store.get(frame.seq);
+        if (chunk === undefined) {
+          state.enqueue(
+            [encodeFrame({ type: FrameType.Absent, requestId: frame.requestId, seq: frame.seq })],
+            this.#o.linkHighWaterBytes,
+          );
+        } else {
+          this.#send(state, chunk, frame.requestId);
+        }
+        return;
+      }
+      case FrameType.Absent: {
+        const pending = this.#pending.get(frame.requestId);
+        if (pending?.remoteId === state.remoteId) this.#settleRequest(frame.requestId, false);
+        state.remoteHas.delete(frame.seq);
+        return;
+      }
+      case FrameType.Cancel:
+        // Chunks are queued whole; a late cancel costs at most one chunk of upload.
+        return;
+    }
+  }
+
+  #onReceived(state: PeerLinkState, received: ReceivedChunk): void {
+    const { meta, bytes, requestId } = received;
+    state.remoteHas.add(meta.seq);
+    if (requestId !== 0) this.#settleRequest(requestId, true);
+    if (this.#store.has(meta.seq) || this.#store.isExpired(meta.seq)) {
+      this.#stats.duplicateChunks++;
+      return;
+    }
+    const chunk: Chunk = { ...meta, bytes };
+    void this.#verifyAndAccept(chunk, 'peer', state.remoteId);
+  }
+
+  // ---- chunks ----------------------------------------------------------------------------
+
+  async #verifyAndAccept(chunk: Chunk, source: 'peer' | 'origin', from: string): Promise<void> {
+    const key = this.#publicKey;
+    if (key === undefined || this.#info === undefined) {
+      this.#log.debug('dropping a chunk received before the stream key', { seq: chunk.seq });
+      return;
+    }
+    try {
+      await verifyChunk(this.#info.stream, key, chunk);
+    } catch (error) {
+      this.#stats.rejectedChunks++;
+      const reason = errorMessage(error);
+      this.#log.warn('rejected a chunk', { seq: chunk.seq, from, reason });
+      this.#events.emit('chunk:rejected', { seq: chunk.seq, from, reason });
+      if (source === 'peer') this.#links.get(from)?.link.close();
+      return;
+    }
+    if (this.#state !== 'started') return;
+    if (this.#store.has(chunk.seq)) {
+      this.#stats.duplicateChunks++;
+      return;
+    }
+    this.#accept(chunk, source, from);
+  }
+
+  /** Stores a verified chunk, hands it to the player and relays it to the children. */
+  #accept(chunk: Chunk, source: ChunkSource, from: string): void {
+    if (!this.#store.add(chunk)) return;
+    if (source === 'peer') this.#stats.chunksFromPeers++;
+    if (source === 'origin') this.#stats.chunksFromOrigin++;
+    if (source !== 'broadcaster') this.#stats.acceptedBytes += chunk.byteLength;
+    this.#events.emit('chunk:verified', { seq: chunk.seq, source, from });
+    this.#playback?.add(chunk, this.#c.clock.now());
+    for (const child of this.#children) {
+      const state = this.#links.get(child);
+      if (state?.greeted === true && !state.remoteHas.has(chunk.seq)) this.#send(state, chunk, 0);
+    }
+  }
+
+  #send(state: PeerLinkState, chunk: Chunk, requestId: number): void {
+    state.remoteHas.add(chunk.seq);
+    state.enqueue(chunkFrames(requestId, chunk, chunk.bytes), this.#o.linkHighWaterBytes);
+  }
+
+  // ---- pulling what did not come ---------------------------------------------------------
+
+  #tick(): void {
+    const now = this.#c.clock.now();
+    const playback = this.#playback;
+    if (playback === undefined) return;
+    playback.tick(now);
+    const from = playback.playheadSeq;
+    if (this.#info === undefined) return;
+    this.#forgetBefore(from ?? 0);
+    if (from === null) {
+      // Nothing pushed yet: ask a neighbour for the newest chunk it announced, to start sooner.
+      const newestAnnounced = this.#newestAnnounced();
+      if (newestAnnounced >= 0 && !this.#requested(newestAnnounced)) {
+        this.#requestFromNeighbour(newestAnnounced);
+      }
+      return;
+    }
+    const newest = this.#store.newest;
+    const chunkMs = this.#info.chunkDurationMs;
+    // Chunks from the playhead to the newest known, plus any the player will want within the
+    // origin margin that should exist by now even though no peer has announced them.
+    let last = this.#store.newestSeq;
+    if (newest !== undefined) {
+      for (let seq = last + 1; ; seq++) {
+        const due = playback.dueTime(seq, now);
+        const expectedAtOrigin =
+          newest.captureTimeMs + (seq - newest.seq + 1) * chunkMs + ORIGIN_AVAILABILITY_SLACK_MS;
+        if (due === null || due - now > this.#o.originFallbackMarginMs || expectedAtOrigin > now)
+          break;
+        last = seq;
+      }
+    } else {
+      last = from;
+    }
+    for (let seq = from; seq <= last; seq++) {
+      if (this.#store.has(seq) || this.#originInFlight.has(seq) || this.#beingReceived(seq))
+        continue;
+      const due = playback.dueTime(seq, now);
+      if (due !== null && due - now <= this.#o.originFallbackMarginMs) {
+        this.#fetchFromOrigin(seq, now);
+      } else if (!this.#requested(seq)) {
+        this.#requestFromNeighbour(seq);
+      }
+    }
+  }
+
+  #newestAnnounced(): number {
+    let newest = -1;
+    for (const state of this.#links.values()) {
+      for (const seq of state.remoteHas) if (seq > newest) newest = seq;
+    }
+    return newest;
+  }
+
+  /** Drops per-chunk bookkeeping for chunks behind the playhead. */
+  #forgetBefore(seq: number): void {
+    for (const key of this.#originLastTry.keys()) if (key < seq) this.#originLastTry.delete(key);
+    for (const key of this.#triedHolders.keys()) if (key < seq) this.#triedHolders.delete(key);
+    for (const state of this.#links.values()) {
+      for (const key of state.remoteHas)
+        if (this.#store.isExpired(key)) state.remoteHas.delete(key);
+    }
+  }
+
+  #beingReceived(seq: number): boolean {
+    for (const state of this.#links.values()) if (state.receiving(seq)) return true;
+    return false;
+  }
+
+  #requested(seq: number): boolean {
+    for (const pending of this.#pending.values()) if (pending.seq === seq) return true;
+    return false;
+  }
+
+  #requestFromNeighbour(seq: number): void {
+    if (this.#pending.size >= MAX_PEER_REQUESTS) return;
+    const tried = this.#triedHolders.get(seq);
+    let holder: PeerLinkState | undefined;
+    for (const state of this.#links.values()) {
+      if (state.greeted && state.remoteHas.has(seq) && tried?.has(state.remoteId) !== true) {
+        holder = state;
+        break;
+      }
+    }
+    if (holder === undefined) return;
+    const requestId = this.#nextRequestId++;
+    const remoteId = holder.remoteId;
+    const timer = this.#c.clock.setTimeout(() => {
+      this.#settleRequest(requestId, false);
+    }, this.#o.requestTimeoutMs);
+    this.#pending.set(requestId, { seq, remoteId, timer });
+    holder.enqueue(
+      [encodeFrame({ type: FrameType.Request, requestId, seq })],
+      this.#o.linkHighWaterBytes,
+    );
+  }
+
+  #settleRequest(requestId: number, answered: boolean): void {
+    const pending = this.#pending.get(requestId);
+    if (pending === undefined) return;
+    this.#c.clock.clearTimeout(pending.timer);
+    this.#pending.delete(requestId);
+    if (answered) {
+      this.#triedHolders.delete(pending.seq);
+      return;
+    }
+    let tried = this.#triedHolders.get(pending.seq);
+    if (tried === undefined) {
+      tried = new Set();
+      this.#triedHolders.set(pending.seq, tried);
+    }
+    tried.add(pending.remoteId);
+  }
+
+  #fetchFromOrigin(seq: number, now: number): void {
+    const origin = this.#c.origin;
+    const info = this.#info;
+    if (origin === undefined || info === undefined) return;
+    if (now - (this.#originLastTry.get(seq) ?? -Infinity) < ORIGIN_RETRY_MS) return;
+    this.#originLastTry.set(seq, now);
+    const controller = new AbortController();
+    this.#originInFlight.set(seq, controller);
+    origin.fetchChunk(info.stream, seq, controller.signal).then(
+      (chunk) => {
+        this.#originInFlight.delete(seq);
+        this.#originLastTry.delete(seq);
+        if (this.#state !== 'started') return;
+        this.#stats.bytesFromOrigin += chunk.byteLength;
+        if (chunk.seq !== seq) {
+          this.#log.warn('origin answered with another chunk', { asked: seq, got: chunk.seq });
+          return;
+        }
+        if (this.#store.has(seq)) {
+          this.#stats.duplicateChunks++;
+          return;
+        }
+        void this.#verifyAndAccept(chunk, 'origin', 'origin');
+      },
+      (error: unknown) => {
+        this.#originInFlight.delete(seq);
+        if (this.#state === 'started') {
+          this.#log.debug('origin fetch failed', { seq, error: errorMessage(error) });
+        }
+      },
+    );
+  }
+}

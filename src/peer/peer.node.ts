@@ -1,0 +1,39 @@
+/** A viewer peer in Node: the peer core wired to node-datachannel, `ws` and HTTP. */
+import { SystemClock } from '../common/clock.js';
+import type { Logger } from '../common/logger.js';
+import { CryptoRandom } from '../common/random.js';
+import { HttpOriginClient } from '../transport/origin-http.js';
+import { rtcTransportFactory, type RtcTransportOptions } from '../transport/rtc.node.js';
+import { wsTrackerConnectionFactory } from '../transport/tracker-ws.node.js';
+import { PEER_DEFAULTS, PeerCore, type PeerOptions } from './core.js';
+
+export interface NodePeerOptions extends Partial<Omit<PeerOptions, 'stream'>> {
+  stream: string;
+  /** ws:// URL of the tracker. */
+  trackerUrl: string;
+  /** Base URL of the origin (viewers only). */
+  originUrl?: string;
+  /** WebRTC settings; `bindAddress: '127.0.0.1'` keeps everything on loopback. */
+  rtc?: RtcTransportOptions;
+}
+
+/** Builds a peer core with real I/O. Call `start()` on it. */
+export function createNodePeer(components: { logger: Logger }, options: NodePeerOptions): PeerCore {
+  const { logger } = components;
+  const role = options.role ?? 'viewer';
+  const origin = options.originUrl === undefined ? undefined : new HttpOriginClient(options.originUrl);
+  if (role === 'viewer' && origin === undefined) {
+    throw new TypeError('a viewer needs the origin URL');
+  }
+  return new PeerCore(
+    {
+      clock: new SystemClock(),
+      random: new CryptoRandom(),
+      logger,
+      transport: rtcTransportFactory({ logger: logger.child('rtc') }, options.rtc ?? {}),
+      tracker: wsTrackerConnectionFactory({ logger: logger.child('tracker') }, { url: options.trackerUrl }),
+      ...(origin === undefined ? {} : { origin }),
+    },
+    { ...PEER_DEFAULTS, ...options, role },
+  );
+}

@@ -1,0 +1,229 @@
+/**
+ * A model of a live player, driven by the caller's clock: it picks a start position at the live
+ * edge minus a target latency, starts when enough media is buffered, plays chunk after chunk in
+ * real time, stalls when the chunk at the playhead is missing, and jumps back toward live after a
+ * long stall. Node peers use it in place of a video element; it measures what a viewer would see.
+ * Pure: every method takes the current time.
+ */
+import { percentile } from '../common/stats.js';
+
+/** What the model needs to know about a chunk. */
+export interface PlayableChunk {
+  readonly seq: number;
+  readonly durationMs: number;
+  readonly captureTimeMs: number;
+}
+
+export interface PlaybackOptions {
+  /**
+   * Latency behind live (capture time to play time) at which playback starts.
+   * @default DEFAULTS.targetLatencyMs
+   */
+  targetLatencyMs: number;
+  /**
+   * Media that must be held, contiguous from the start position, before playback starts.
+   * @default DEFAULTS.startBufferMs
+   */
+  startBufferMs: number;
+  /** Nominal chunk duration, for positions not yet received. @default DEFAULTS.chunkDurationMs */
+  chunkDurationMs: number;
+  /**
+   * A stall longer than this ends with a jump back to the target latency, skipping chunks.
+   * @default DEFAULTS.liveJumpAfterStallMs
+   */
+  liveJumpAfterStallMs: number;
+}
+
+export type PlaybackState = 'idle' | 'buffering' | 'playing' | 'stalled';
+
+/** What a viewer experienced, from the model's creation. */
+export interface PlaybackReport {
+  readonly state: PlaybackState;
+  /** Time from creation to the first frame played; null until then. */
+  readonly startupMs: number | null;
+  /** Stalls after startup (the playhead reached a chunk that was not there). */
+  readonly stalls: number;
+  /** Total time stalled after startup, including a stall still in progress. */
+  readonly stalledMs: number;
+  readonly chunksPlayed: number;
+  /** Chunks the playhead skipped after a long stall: never played. */
+  readonly chunksSkipped: number;
+  /** Capture-to-play latency of the chunks played. */
+  readonly latencyP50Ms: number | null;
+  readonly latencyP95Ms: number | null;
+  /** Latency of the chunk playing now. */
+  readonly latencyMs: number | null;
+  /** Seq of the chunk at the playhead; null before the start position is chosen. */
+  readonly playheadSeq: number | null;
+}
+
+export class PlaybackModel {
+  readonly #options: PlaybackOptions;
+  readonly #createdAt: number;
+  readonly #available = new Map<number, PlayableChunk>();
+  #state: PlaybackState = 'idle';
+  /** Seq at the playhead: the chunk playing, or the one awaited when buffering or stalled. */
+  #seq = 0;
+  /** When buffering: the time playback is planned to begin. When playing: when #seq began. */
+  #at = 0;
+  /** When buffering: the time the start buffer became complete, if it has. */
+  #readyAt: number | null = null;
+  #startupMs: number | null = null;
+  #stalls = 0;
+  #stalledMs = 0;
+  #stallStartedAt = 0;
+  #played = 0;
+  #skipped = 0;
+  #latencyMs: number | null = null;
+  readonly #latencies: number[] = [];
+
+  constructor(options: PlaybackOptions, nowMs: number) {
+    this.#options = options;
+    this.#createdAt = nowMs;
+  }
+
+  get state(): PlaybackState {
+    return this.#state;
+  }
+
+  /** The seq at the playhead, or null before a start position is chosen. */
+  get playheadSeq(): number | null {
+    return this.#state === 'idle' ? null : this.#seq;
+  }
+
+  /** Records that a chunk is available (verified and stored), then advances. */
+  add(chunk: PlayableChunk, nowMs: number): void {
+    this.#available.set(chunk.seq, chunk);
+    if (this.#state === 'idle') this.#chooseStart(nowMs);
+    this.tick(nowMs);
+  }
+
+  /** Forgets chunks the playhead has passed (the caller keeps its own store). */
+  #forgetBefore(seq: number): void {
+    for (const key of this.#available.keys()) if (key < seq) this.#available.delete(key);
+  }
+
+  /**
+   * The time the chunk `seq` is expected to start playing, given the state now; null when it is
+   * behind the playhead or no start position is chosen yet.
+   */
+  dueTime(seq: number, nowMs: number): number | null {
+    if (this.#state === 'idle' || seq < this.#seq) return null;
+    const ahead = (seq - this.#seq) * this.#options.chunkDurationMs;
+    switch (this.#state) {
+      case 'buffering':
+        return Math.max(this.#at, nowMs) + ahead;
+      case 'playing':
+        return seq === this.#seq
+          ? this.#at
+          : this.#at + this.#durationOf(this.#seq) + ahead - this.#options.chunkDurationMs;
+      case 'stalled':
+        return nowMs + ahead;
+    }
+  }
+
+  /** Advances the playhead to `nowMs`. */
+  tick(nowMs: number): void {
+    for (;;) {
+      if (this.#state === 'buffering') {
+        if (this.#readyAt === null && this.#bufferedFrom(this.#seq)) this.#readyAt = nowMs;
+        if (this.#readyAt === null || nowMs < this.#at) return;
+        const startAt = Math.max(this.#at, this.#readyAt);
+        this.#startupMs = startAt - this.#createdAt;
+        this.#begin(this.#seq, startAt);
+        continue;
+      }
+      if (this.#state === 'playing') {
+        const endsAt = this.#at + this.#durationOf(this.#seq);
+        if (nowMs < endsAt) return;
+        const next = this.#seq + 1;
+        if (this.#available.has(next)) {
+          this.#begin(next, endsAt);
+        } else {
+          this.#state = 'stalled';
+          this.#seq = next;
+          this.#stallStartedAt = endsAt;
+          this.#stalls++;
+        }
+        continue;
+      }
+      if (this.#state === 'stalled') {
+        if (this.#available.has(this.#seq)) {
+          this.#stalledMs += nowMs - this.#stallStartedAt;
+          this.#begin(this.#seq, nowMs);
+          continue;
+        }
+        if (nowMs - this.#stallStartedAt >= this.#options.liveJumpAfterStallMs) {
+          this.#stalledMs += nowMs - this.#stallStartedAt;
+          const from = this.#seq;
+          this.#chooseStart(nowMs);
+          this.#skipped += Math.max(0, this.#seq - from);
+          continue;
+        }
+      }
+      return;
+    }
+  }
+
+  report(nowMs: number): PlaybackReport {
+    const ongoing = this.#state === 'stalled' ? nowMs - this.#stallStartedAt : 0;
+    return {
+      state: this.#state,
+      startupMs: this.#startupMs,
+      stalls: this.#stalls,
+      stalledMs: this.#stalledMs + ongoing,
+      chunksPlayed: this.#played,
+      chunksSkipped: this.#skipped,
+      latencyP50Ms: this.#latencies.length === 0 ? null : percentile(this.#latencies, 50),
+      latencyP95Ms: this.#latencies.length === 0 ? null : percentile(this.#latencies, 95),
+      latencyMs: this.#latencyMs,
+      playheadSeq: this.playheadSeq,
+    };
+  }
+
+  #begin(seq: number, at: number): void {
+    const chunk = this.#available.get(seq);
+    if (chunk === undefined) return;
+    this.#state = 'playing';
+    this.#seq = seq;
+    this.#at = at;
+    this.#played++;
+    this.#latencyMs = at - chunk.captureTimeMs;
+    this.#latencies.push(this.#latencyMs);
+    this.#forgetBefore(seq);
+  }
+
+  /**
+   * Picks the start position from the newest chunk known: the oldest chunk captured no earlier
+   * than `targetLatencyMs` ago (extrapolated back at the nominal chunk duration), and plans to
+   * begin it exactly `targetLatencyMs` after its capture.
+   */
+  #chooseStart(nowMs: number): void {
+    let newest: PlayableChunk | undefined;
+    for (const chunk of this.#available.values()) {
+      if (newest === undefined || chunk.seq > newest.seq) newest = chunk;
+    }
+    if (newest === undefined) return;
+    const { targetLatencyMs, chunkDurationMs } = this.#options;
+    const back = Math.floor((targetLatencyMs - (nowMs - newest.captureTimeMs)) / chunkDurationMs);
+    const stepsBack = Math.max(0, Math.min(back, newest.seq));
+    this.#seq = newest.seq - stepsBack;
+    this.#state = 'buffering';
+    this.#readyAt = null;
+    this.#at = newest.captureTimeMs - stepsBack * chunkDurationMs + targetLatencyMs;
+  }
+
+  #bufferedFrom(seq: number): boolean {
+    let bufferedMs = 0;
+    for (let s = seq; bufferedMs < this.#options.startBufferMs; s++) {
+      const chunk = this.#available.get(s);
+      if (chunk === undefined) return false;
+      bufferedMs += chunk.durationMs;
+    }
+    return true;
+  }
+
+  #durationOf(seq: number): number {
+    return this.#available.get(seq)?.durationMs ?? this.#options.chunkDurationMs;
+  }
+}

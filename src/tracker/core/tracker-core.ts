@@ -1,0 +1,598 @@
+/**
+ * The tracker (the supervisor), sans-IO: it takes decoded messages from an adapter (the `ws`
+ * server, or the simulator) and answers through the `send`/`close` functions each connection
+ * registered. Time and randomness are injected; there is no socket or timer of its own here.
+ */
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import { DEFAULTS } from '../../common/defaults.js';
+import { InvalidStateError, SwarmcastError } from '../../common/errors.js';
+import type { ProtocolError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import type { Random } from '../../common/random.js';
+import { toBase64Url } from '../../common/bytes.js';
+import {
+  TRACKER_PROTOCOL_VERSION,
+  trackerErrorCodeSchema,
+  type ClientMessage,
+  type QoeSample,
+  type StreamInfo,
+  type TrackerErrorCode,
+  type TrackerMessage,
+} from '../../protocol/tracker.js';
+import type { Topology, TopologyFactory } from './topology.js';
+import { treeTopology } from './tree.js';
+
+/** Tracker defaults that are not shared with other roles. */
+export const TRACKER_DEFAULTS = {
+  /** A connection that has not said hello this long after connecting is closed. */
+  handshakeTimeoutMs: 5000,
+  /** Messages per second a connection may send, sustained (token bucket refill rate). */
+  rateLimitPerSecond: 50,
+  /** Messages a connection may send at once (token bucket capacity). */
+  rateLimitBurst: 100,
+  /** Messages dropped by the rate limit, with no pause that refills the bucket, before the
+   * connection is closed. */
+  maxRateLimitedMessages: 100,
+  /** Protocol errors (garbage, out-of-order messages) after which the connection is closed. */
+  maxProtocolErrors: 20,
+} as const;
+
+/** Bytes of randomness in a peer id: 12 bytes are 16 base64url characters. */
+const PEER_ID_BYTES = 12;
+/** Draws of a fresh peer id before giving up (a repeat means the Random is broken). */
+const PEER_ID_ATTEMPTS = 8;
+/** Largest timing option: the protocol carries timings as 1 ms to 1 hour. */
+const MAX_TIMING_MS = 3_600_000;
+
+export interface TrackerOptions {
+  /** How often peers are told to send a heartbeat. @default DEFAULTS.heartbeatIntervalMs */
+  heartbeatIntervalMs?: number;
+  /**
+   * A peer silent this long (no message of any kind) is failed and its children re-parented.
+   * @default DEFAULTS.heartbeatTimeoutMs
+   */
+  heartbeatTimeoutMs?: number;
+  /** A connection must say hello this soon. @default TRACKER_DEFAULTS.handshakeTimeoutMs */
+  handshakeTimeoutMs?: number;
+  /** Builds each new stream's topology. @default a TreeTopology with `rootFanout` and `fanout` */
+  topology?: TopologyFactory;
+  /** Children of the broadcaster in the default tree. @default DEFAULTS.rootFanout */
+  rootFanout?: number;
+  /** Children of every viewer in the default tree. @default DEFAULTS.treeFanout */
+  fanout?: number;
+  /** Sustained messages per second per connection. @default TRACKER_DEFAULTS.rateLimitPerSecond */
+  rateLimitPerSecond?: number;
+  /** Burst of messages per connection. @default TRACKER_DEFAULTS.rateLimitBurst */
+  rateLimitBurst?: number;
+  /**
+   * Messages dropped by the rate limit, with no pause that refills the bucket, before the
+   * connection is closed. @default TRACKER_DEFAULTS.maxRateLimitedMessages
+   */
+  maxRateLimitedMessages?: number;
+  /**
+   * Protocol errors (undecodable, out-of-order or invalid messages) before a connection is
+   * closed. @default TRACKER_DEFAULTS.maxProtocolErrors
+   */
+  maxProtocolErrors?: number;
+}
+
+export interface TrackerComponents {
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+}
+
+/** Sends one message to the peer on this connection. */
+export type SendFunction = (message: TrackerMessage) => void;
+/** Closes the connection; `reason` is short and human-readable. The adapter then calls
+ * `disconnect()` or not: the core has already forgotten the connection. */
+export type CloseFunction = (reason: string) => void;
+
+export type PeerRole = 'viewer' | 'broadcaster';
+
+export interface NodeSnapshot {
+  readonly id: string;
+  readonly role: PeerRole;
+  readonly parents: readonly string[];
+  readonly children: readonly string[];
+  readonly uploadKbps: number | null;
+  /** The last QoE sample the peer sent with a heartbeat. */
+  readonly qoe: QoeSample | null;
+}
+
+export interface StreamSnapshot {
+  readonly info: StreamInfo;
+  /** Broadcaster first, then viewers in arrival order. */
+  readonly nodes: readonly NodeSnapshot[];
+}
+
+export interface TrackerSnapshot {
+  /** Open connections, joined or not. */
+  readonly connections: number;
+  readonly streams: readonly StreamSnapshot[];
+}
+
+interface StreamState {
+  readonly info: StreamInfo;
+  readonly topology: Topology;
+  readonly broadcaster: Connection;
+  /** Members by peer id, broadcaster included, in arrival order. */
+  readonly members: Map<string, Connection>;
+}
+
+interface Welcomed {
+  readonly peerId: string;
+  readonly role: PeerRole;
+  readonly uploadKbps: number | undefined;
+}
+
+interface Connection {
+  readonly id: string;
+  readonly send: SendFunction;
+  readonly close: CloseFunction;
+  readonly bucket: TokenBucket;
+  /** Set by hello. */
+  welcomed: Welcomed | undefined;
+  stream: StreamState | undefined;
+  /** The neighbour lists last sent, to send only changes. */
+  sent: { parents: readonly string[]; children: readonly string[] } | undefined;
+  qoe: QoeSample | null;
+  lastSeenMs: number;
+  protocolErrors: number;
+  /** The handshake timer, then the liveness timer. */
+  timer: TimerHandle | undefined;
+}
+
+/**
+ * The tracker core. Adapters call `connect()` for each new connection, then `receive()` for each
+ * decoded message, `protocolError()` for each message they could not decode, and `disconnect()`
+ * when the connection closes.
+ */
+export class TrackerCore {
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #logger: Logger;
+  readonly #options: Required<Omit<TrackerOptions, 'rootFanout' | 'fanout'>>;
+  readonly #connections = new Map<string, Connection>();
+  readonly #peers = new Map<string, Connection>();
+  readonly #streams = new Map<string, StreamState>();
+  #nextConnection = 1;
+  #closed = false;
+
+  constructor(components: TrackerComponents, options: TrackerOptions = {}) {
+    this.#clock = components.clock;
+    this.#random = components.random;
+    this.#logger = components.logger;
+    this.#options = {
+      heartbeatIntervalMs: timing(
+        'heartbeatIntervalMs',
+        options.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs,
+      ),
+      heartbeatTimeoutMs: timing(
+        'heartbeatTimeoutMs',
+        options.heartbeatTimeoutMs ?? DEFAULTS.heartbeatTimeoutMs,
+      ),
+      handshakeTimeoutMs: timing(
+        'handshakeTimeoutMs',
+        options.handshakeTimeoutMs ?? TRACKER_DEFAULTS.handshakeTimeoutMs,
+      ),
+      topology:
+        options.topology ??
+        treeTopology({ rootFanout: options.rootFanout, fanout: options.fanout }),
+      rateLimitPerSecond: positive(
+        'rateLimitPerSecond',
+        options.rateLimitPerSecond ?? TRACKER_DEFAULTS.rateLimitPerSecond,
+      ),
+      rateLimitBurst: count(
+        'rateLimitBurst',
+        options.rateLimitBurst ?? TRACKER_DEFAULTS.rateLimitBurst,
+      ),
+      maxRateLimitedMessages: count(
+        'maxRateLimitedMessages',
+        options.maxRateLimitedMessages ?? TRACKER_DEFAULTS.maxRateLimitedMessages,
+      ),
+      maxProtocolErrors: count(
+        'maxProtocolErrors',
+        options.maxProtocolErrors ?? TRACKER_DEFAULTS.maxProtocolErrors,
+      ),
+    };
+    if (this.#options.heartbeatTimeoutMs <= this.#options.heartbeatIntervalMs) {
+      throw new SwarmcastError(
+        'invalid-argument',
+        'heartbeatTimeoutMs must be longer than heartbeatIntervalMs',
+      );
+    }
+  }
+
+  /** Registers a new connection and returns its id (not the peer id, which hello assigns). */
+  connect(send: SendFunction, close: CloseFunction): string {
+    if (this.#closed) throw new InvalidStateError('tracker is closed');
+    const id = `c${this.#nextConnection++}`;
+    const now = this.#clock.now();
+    const connection: Connection = {
+      id,
+      send,
+      close,
+      bucket: new TokenBucket(this.#options.rateLimitPerSecond, this.#options.rateLimitBurst, now),
+      welcomed: undefined,
+      stream: undefined,
+      sent: undefined,
+      qoe: null,
+      lastSeenMs: now,
+      protocolErrors: 0,
+      timer: undefined,
+    };
+    connection.timer = this.#clock.setTimeout(() => {
+      connection.timer = undefined;
+      this.#logger.debug('handshake timeout', { connection: id });
+      this.#drop(connection, 'handshake timeout');
+    }, this.#options.handshakeTimeoutMs);
+    this.#connections.set(id, connection);
+    this.#logger.debug('connection opened', { connection: id });
+    return id;
+  }
+
+  /** Handles one decoded message. Messages for unknown (closed) connections are ignored. */
+  receive(connectionId: string, message: ClientMessage): void {
+    const connection = this.#admit(connectionId);
+    if (connection === undefined) return;
+    if (message.type === 'hello') {
+      this.#hello(connection, message);
+      return;
+    }
+    const welcomed = connection.welcomed;
+    if (welcomed === undefined) {
+      this.#refuse(connection, 'out-of-order', `${message.type} before hello`);
+      return;
+    }
+    switch (message.type) {
+      case 'join':
+        this.#join(connection, welcomed, message);
+        break;
+      case 'signal':
+        this.#signal(connection, welcomed, message);
+        break;
+      case 'heartbeat':
+        if (message.qoe !== undefined) connection.qoe = message.qoe;
+        break;
+      case 'leave':
+        // Leaving when not in a stream (e.g. just after it ended) is a no-op.
+        this.#detach(connection, 'left');
+        break;
+    }
+  }
+
+  /** The adapter could not decode a message: the peer gets an `error` with the code. */
+  protocolError(connectionId: string, error: ProtocolError): void {
+    const connection = this.#admit(connectionId);
+    if (connection === undefined) return;
+    const parsed = trackerErrorCodeSchema.safeParse(error.code);
+    this.#refuse(connection, parsed.success ? parsed.data : 'malformed-message', error.message);
+  }
+
+  /** The connection closed: the peer leaves its stream at once. Unknown ids are ignored. */
+  disconnect(connectionId: string): void {
+    const connection = this.#connections.get(connectionId);
+    if (connection === undefined) return;
+    this.#forget(connection, 'disconnected');
+  }
+
+  snapshot(): TrackerSnapshot {
+    const streams: StreamSnapshot[] = [];
+    for (const stream of this.#streams.values()) {
+      const nodes: NodeSnapshot[] = [];
+      for (const [id, member] of stream.members) {
+        nodes.push({
+          id,
+          role: member === stream.broadcaster ? 'broadcaster' : 'viewer',
+          parents: stream.topology.parentsOf(id),
+          children: stream.topology.childrenOf(id),
+          uploadKbps: member.welcomed?.uploadKbps ?? null,
+          qoe: member.qoe,
+        });
+      }
+      streams.push({ info: stream.info, nodes });
+    }
+    return { connections: this.#connections.size, streams };
+  }
+
+  /** Closes every connection and forgets every stream, telling no one. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const connection of this.#connections.values()) {
+      if (connection.timer !== undefined) this.#clock.clearTimeout(connection.timer);
+      connection.close('tracker closed');
+    }
+    this.#connections.clear();
+    this.#peers.clear();
+    this.#streams.clear();
+  }
+
+  /** The connection, if it exists and the message passes the rate limit; refreshes liveness. */
+  #admit(connectionId: string): Connection | undefined {
+    const connection = this.#connections.get(connectionId);
+    if (connection === undefined) return undefined;
+    const now = this.#clock.now();
+    connection.lastSeenMs = now;
+    const verdict = connection.bucket.take(now);
+    if (verdict === 'accept') return connection;
+    if (verdict === 'first-drop') {
+      this.#logger.warn('rate limited', { connection: connectionId });
+      this.#sendError(connection, 'rate-limited', 'too many messages: slow down');
+    } else if (connection.bucket.dropped > this.#options.maxRateLimitedMessages) {
+      this.#logger.warn('closing a flooding connection', { connection: connectionId });
+      this.#drop(connection, 'rate limit exceeded');
+    }
+    return undefined;
+  }
+
+  #hello(connection: Connection, message: Extract<ClientMessage, { type: 'hello' }>): void {
+    if (connection.welcomed !== undefined) {
+      this.#refuse(connection, 'out-of-order', 'hello already received');
+      return;
+    }
+    if (message.version !== TRACKER_PROTOCOL_VERSION) {
+      this.#refuse(
+        connection,
+        'unsupported-version',
+        `protocol version ${message.version} is not supported; use ${TRACKER_PROTOCOL_VERSION}`,
+      );
+      return;
+    }
+    const peerId = this.#newPeerId();
+    connection.welcomed = { peerId, role: message.role, uploadKbps: message.uploadKbps };
+    this.#peers.set(peerId, connection);
+    if (connection.timer !== undefined) this.#clock.clearTimeout(connection.timer);
+    this.#armLiveness(connection, this.#options.heartbeatTimeoutMs);
+    connection.send({
+      type: 'welcome',
+      version: TRACKER_PROTOCOL_VERSION,
+      peerId,
+      heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
+      heartbeatTimeoutMs: this.#options.heartbeatTimeoutMs,
+    });
+    this.#logger.debug('peer welcomed', { connection: connection.id, peer: peerId });
+  }
+
+  #join(
+    connection: Connection,
+    welcomed: Welcomed,
+    message: Extract<ClientMessage, { type: 'join' }>,
+  ): void {
+    if (connection.stream !== undefined) {
+      this.#refuse(connection, 'out-of-order', `already joined ${connection.stream.info.stream}`);
+      return;
+    }
+    const existing = this.#streams.get(message.stream);
+    if (welcomed.role === 'broadcaster') {
+      if (message.info?.stream !== message.stream) {
+        this.#refuse(
+          connection,
+          'malformed-message',
+          'a broadcaster join carries info for its stream',
+        );
+      } else if (existing !== undefined) {
+        this.#sendError(connection, 'unauthorized', `stream ${message.stream} has a broadcaster`);
+      } else {
+        this.#createStream(connection, welcomed.peerId, message.info);
+      }
+    } else if (message.info !== undefined) {
+      this.#sendError(connection, 'unauthorized', 'only a broadcaster announces a stream');
+    } else if (existing === undefined) {
+      this.#sendError(connection, 'unknown-stream', `no stream ${message.stream}`);
+    } else {
+      existing.members.set(welcomed.peerId, connection);
+      connection.stream = existing;
+      const affected = existing.topology.add({
+        id: welcomed.peerId,
+        ...(welcomed.uploadKbps === undefined ? {} : { uploadKbps: welcomed.uploadKbps }),
+      });
+      connection.send({ type: 'joined', info: existing.info });
+      this.#logger.info('peer joined', { stream: message.stream, peer: welcomed.peerId });
+      this.#publish(existing, affected);
+    }
+  }
+
+  #createStream(connection: Connection, peerId: string, info: StreamInfo): void {
+    const stream: StreamState = {
+      info,
+      topology: this.#options.topology(peerId),
+      broadcaster: connection,
+      members: new Map([[peerId, connection]]),
+    };
+    this.#streams.set(info.stream, stream);
+    connection.stream = stream;
+    connection.send({ type: 'joined', info });
+    this.#logger.info('stream created', { stream: info.stream, broadcaster: peerId });
+    this.#publish(stream, [peerId]);
+  }
+
+  #signal(
+    connection: Connection,
+    welcomed: Welcomed,
+    message: Extract<ClientMessage, { type: 'signal' }>,
+  ): void {
+    const stream = connection.stream;
+    if (stream === undefined) {
+      this.#refuse(connection, 'out-of-order', 'signal before join');
+      return;
+    }
+    const target = stream.members.get(message.to);
+    if (target === undefined || target === connection) {
+      this.#sendError(connection, 'unknown-peer', `no peer ${message.to} in this stream`);
+      return;
+    }
+    target.send({ type: 'signal', from: welcomed.peerId, data: message.data });
+  }
+
+  /** Removes a member from its stream and repairs the topology, or ends the stream. */
+  #detach(connection: Connection, how: 'left' | 'failed'): void {
+    const stream = connection.stream;
+    const peerId = connection.welcomed?.peerId;
+    if (stream === undefined || peerId === undefined) return;
+    connection.stream = undefined;
+    connection.sent = undefined;
+    stream.members.delete(peerId);
+    if (stream.broadcaster === connection) {
+      this.#endStream(stream);
+      return;
+    }
+    const affected = stream.topology.remove(peerId);
+    this.#logger.info(`peer ${how}`, { stream: stream.info.stream, peer: peerId });
+    this.#publish(stream, affected);
+  }
+
+  #endStream(stream: StreamState): void {
+    const name = stream.info.stream;
+    for (const member of stream.members.values()) {
+      member.stream = undefined;
+      member.sent = undefined;
+      member.send({ type: 'neighbours', stream: name, parents: [], children: [] });
+    }
+    this.#streams.delete(name);
+    this.#logger.info('stream ended', { stream: name, viewers: stream.members.size });
+  }
+
+  /** Sends `neighbours` to each of `candidates` whose lists differ from what it was last told. */
+  #publish(stream: StreamState, candidates: Iterable<string>): void {
+    for (const id of candidates) {
+      const member = stream.members.get(id);
+      if (member === undefined) continue;
+      const parents = [...stream.topology.parentsOf(id)];
+      const children = [...stream.topology.childrenOf(id)];
+      const sent = member.sent;
+      if (
+        sent !== undefined &&
+        sameIds(sent.parents, parents) &&
+        sameIds(sent.children, children)
+      ) {
+        continue;
+      }
+      member.sent = { parents, children };
+      member.send({ type: 'neighbours', stream: stream.info.stream, parents, children });
+    }
+  }
+
+  /** Fails the connection if it stays silent `delayMs` more; re-arms while it is not. */
+  #armLiveness(connection: Connection, delayMs: number): void {
+    connection.timer = this.#clock.setTimeout(() => {
+      connection.timer = undefined;
+      const silentMs = this.#clock.now() - connection.lastSeenMs;
+      const leftMs = this.#options.heartbeatTimeoutMs - silentMs;
+      if (leftMs > 0) {
+        this.#armLiveness(connection, leftMs);
+        return;
+      }
+      this.#logger.debug('heartbeat timeout', { connection: connection.id, silentMs });
+      this.#drop(connection, 'heartbeat timeout');
+    }, delayMs);
+  }
+
+  /** Replies with an error caused by a misbehaving peer; too many close the connection. */
+  #refuse(connection: Connection, code: TrackerErrorCode, message: string): void {
+    this.#sendError(connection, code, message);
+    connection.protocolErrors++;
+    if (connection.protocolErrors >= this.#options.maxProtocolErrors) {
+      this.#logger.warn('closing a connection after repeated protocol errors', {
+        connection: connection.id,
+        errors: connection.protocolErrors,
+      });
+      this.#drop(connection, 'too many protocol errors');
+    }
+  }
+
+  #sendError(connection: Connection, code: TrackerErrorCode, message: string): void {
+    this.#logger.debug('refused', { connection: connection.id, code, message });
+    connection.send({ type: 'error', code, message: message.slice(0, 1024) });
+  }
+
+  /** The core closes the connection: repair first, then tell the adapter. */
+  #drop(connection: Connection, reason: string): void {
+    this.#forget(connection, 'failed');
+    connection.close(reason);
+  }
+
+  #forget(connection: Connection, reason: 'disconnected' | 'failed'): void {
+    if (connection.timer !== undefined) this.#clock.clearTimeout(connection.timer);
+    connection.timer = undefined;
+    this.#connections.delete(connection.id);
+    const peerId = connection.welcomed?.peerId;
+    if (peerId !== undefined) this.#peers.delete(peerId);
+    this.#detach(connection, reason === 'failed' ? 'failed' : 'left');
+    this.#logger.debug('connection closed', { connection: connection.id, reason });
+  }
+
+  #newPeerId(): string {
+    for (let attempt = 0; attempt < PEER_ID_ATTEMPTS; attempt++) {
+      const id = toBase64Url(this.#random.bytes(PEER_ID_BYTES));
+      if (!this.#peers.has(id)) return id;
+    }
+    throw new InvalidStateError('the injected Random keeps repeating peer ids');
+  }
+}
+
+type Verdict = 'accept' | 'first-drop' | 'drop';
+
+/**
+ * Per-connection rate limit on the injected clock. `dropped` counts messages refused since the
+ * bucket was last full, i.e. since the sender last paused long enough to be within its rate.
+ */
+class TokenBucket {
+  readonly #ratePerMs: number;
+  readonly #capacity: number;
+  #tokens: number;
+  #updatedMs: number;
+  dropped = 0;
+
+  constructor(perSecond: number, capacity: number, nowMs: number) {
+    this.#ratePerMs = perSecond / 1000;
+    this.#capacity = capacity;
+    this.#tokens = capacity;
+    this.#updatedMs = nowMs;
+  }
+
+  take(nowMs: number): Verdict {
+    const elapsedMs = Math.max(0, nowMs - this.#updatedMs);
+    this.#updatedMs = nowMs;
+    this.#tokens = Math.min(this.#capacity, this.#tokens + elapsedMs * this.#ratePerMs);
+    if (this.#tokens >= this.#capacity) this.dropped = 0;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return 'accept';
+    }
+    this.dropped++;
+    return this.dropped === 1 ? 'first-drop' : 'drop';
+  }
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
+}
+
+function timing(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_TIMING_MS) {
+    throw new SwarmcastError(
+      'invalid-argument',
+      `${name} must be an integer from 1 to ${MAX_TIMING_MS} ms, got ${value}`,
+    );
+  }
+  return value;
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new SwarmcastError('invalid-argument', `${name} must be positive, got ${value}`);
+  }
+  return value;
+}
+
+function count(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new SwarmcastError(
+      'invalid-argument',
+      `${name} must be a positive integer, got ${value}`,
+    );
+  }
+  return value;
+}

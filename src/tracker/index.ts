@@ -1,0 +1,4 @@
+export * from './core/topology.js';
+export * from './core/tree.js';
+export * from './core/tracker-core.js';
+export * from './server.js';

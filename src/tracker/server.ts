@@ -1,0 +1,258 @@
+/**
+ * The tracker's Node adapter: a `ws` WebSocket server in front of a `TrackerCore`. It turns text
+ * frames into decoded messages (or typed protocol errors) and core replies into JSON frames, and
+ * pings every socket so that dead TCP connections are noticed.
+ */
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { SystemClock, every, type Clock } from '../common/clock.js';
+import {
+  InvalidStateError,
+  ProtocolError,
+  SwarmcastError,
+  errorMessage,
+} from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { CryptoRandom, type Random } from '../common/random.js';
+import {
+  decodeClientMessage,
+  encodeMessage,
+} from '../protocol/tracker.js';
+import { TrackerCore, type TrackerOptions } from './core/tracker-core.js';
+
+/**
+ * Largest WebSocket message read at all. Above `MAX_TRACKER_MESSAGE_BYTES` and up to this, a
+ * message gets a typed `message-too-large` reply; above this, `ws` closes the socket (1009)
+ * without buffering the rest.
+ */
+export const MAX_WS_PAYLOAD_BYTES = 64 * 1024;
+
+/** Server defaults. */
+export const TRACKER_SERVER_DEFAULTS = {
+  host: '127.0.0.1',
+  /** 0 = any free port. */
+  port: 0,
+  path: '/',
+  /** Every socket is pinged this often; one that has not answered the previous ping is cut. */
+  pingIntervalMs: 10_000,
+  /** On `close()`, sockets still open this long after the close frame are terminated. */
+  closeGraceMs: 1000,
+} as const;
+
+/** WebSocket close codes used by the server. */
+const CLOSE_GOING_AWAY = 1001;
+const CLOSE_POLICY_VIOLATION = 1008;
+
+export interface TrackerServerOptions extends TrackerOptions {
+  /** Address to bind. @default TRACKER_SERVER_DEFAULTS.host */
+  host?: string;
+  /** Port to bind; 0 picks a free one. @default TRACKER_SERVER_DEFAULTS.port */
+  port?: number;
+  /** URL path of the WebSocket endpoint. @default TRACKER_SERVER_DEFAULTS.path */
+  path?: string;
+  /** Ping period per socket. @default TRACKER_SERVER_DEFAULTS.pingIntervalMs */
+  pingIntervalMs?: number;
+}
+
+export interface TrackerServerComponents {
+  logger: Logger;
+  /** @default a SystemClock */
+  clock?: Clock;
+  /** @default a CryptoRandom (peer ids are pseudonyms: they must not be guessable) */
+  random?: Random;
+}
+
+interface SocketState {
+  readonly connectionId: string;
+  /** Cleared when a ping is sent, set by the pong. */
+  alive: boolean;
+}
+
+export class TrackerServer {
+  /** The sans-IO core, for `snapshot()`. */
+  readonly core: TrackerCore;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #path: string;
+  readonly #pingIntervalMs: number;
+  readonly #sockets = new Map<WebSocket, SocketState>();
+  #server: WebSocketServer | undefined;
+  #url: string | undefined;
+  #stopPing: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(components: TrackerServerComponents, options: TrackerServerOptions = {}) {
+    this.#logger = components.logger;
+    this.#clock = components.clock ?? new SystemClock();
+    this.core = new TrackerCore(
+      {
+        clock: this.#clock,
+        random: components.random ?? new CryptoRandom(),
+        logger: components.logger,
+      },
+      options,
+    );
+    this.#host = options.host ?? TRACKER_SERVER_DEFAULTS.host;
+    this.#port = options.port ?? TRACKER_SERVER_DEFAULTS.port;
+    this.#path = options.path ?? TRACKER_SERVER_DEFAULTS.path;
+    this.#pingIntervalMs = options.pingIntervalMs ?? TRACKER_SERVER_DEFAULTS.pingIntervalMs;
+    if (!this.#path.startsWith('/')) {
+      throw new SwarmcastError('invalid-argument', `path must start with /, got ${this.#path}`);
+    }
+    if (!Number.isInteger(this.#pingIntervalMs) || this.#pingIntervalMs < 1) {
+      throw new SwarmcastError('invalid-argument', 'pingIntervalMs must be a positive integer');
+    }
+  }
+
+  /** The `ws://` URL peers connect to, once listening. */
+  get url(): string | undefined {
+    return this.#url;
+  }
+
+  /** Starts listening; resolves with the `ws://` URL. */
+  async listen(): Promise<string> {
+    if (this.#isClosed()) throw new InvalidStateError('tracker server is closed');
+    if (this.#server !== undefined) throw new InvalidStateError('tracker server is listening');
+    const server = new WebSocketServer({
+      host: this.#host,
+      port: this.#port,
+      path: this.#path,
+      maxPayload: MAX_WS_PAYLOAD_BYTES,
+    });
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => {
+        reject(error);
+      };
+      server.once('error', onError);
+      server.once('listening', () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    if (this.#isClosed()) throw new InvalidStateError('tracker server closed while starting');
+    server.on('error', (error) => {
+      this.#logger.error('tracker server error', { error: errorMessage(error) });
+    });
+    server.on('connection', (socket) => {
+      this.#accept(socket);
+    });
+    this.#stopPing = every(this.#clock, this.#pingIntervalMs, () => {
+      this.#ping();
+    });
+    const { port } = server.address() as AddressInfo;
+    const host = this.#host.includes(':') ? `[${this.#host}]` : this.#host;
+    this.#url = `ws://${host}:${port}${this.#path}`;
+    this.#logger.info('tracker listening', { url: this.#url });
+    return this.#url;
+  }
+
+  /** Closes every socket and the server. Idempotent: later calls return the same promise. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  #isClosed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#stopPing?.();
+    const sockets = [...this.#sockets.keys()];
+    for (const socket of sockets) socket.close(CLOSE_GOING_AWAY, 'tracker closing');
+    this.core.close();
+    await Promise.all(sockets.map((socket) => this.#whenClosed(socket)));
+    const server = this.#server;
+    if (server !== undefined) {
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+      this.#logger.info('tracker closed', { url: this.#url });
+    }
+  }
+
+  /** Resolves when `socket` has closed, terminating it after the grace period. */
+  #whenClosed(socket: WebSocket): Promise<void> {
+    if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = this.#clock.setTimeout(() => {
+        socket.terminate();
+      }, TRACKER_SERVER_DEFAULTS.closeGraceMs);
+      socket.once('close', () => {
+        this.#clock.clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #accept(socket: WebSocket): void {
+    if (this.#isClosed()) {
+      socket.terminate();
+      return;
+    }
+    const connectionId = this.core.connect(
+      (message) => {
+        if (socket.readyState === WebSocket.OPEN) socket.send(encodeMessage(message));
+      },
+      (reason) => {
+        socket.close(CLOSE_POLICY_VIOLATION, reason);
+      },
+    );
+    this.#sockets.set(socket, { connectionId, alive: true });
+    socket.on('message', (data, isBinary) => {
+      this.#handle(connectionId, data, isBinary);
+    });
+    socket.on('pong', () => {
+      const state = this.#sockets.get(socket);
+      if (state !== undefined) state.alive = true;
+    });
+    socket.on('error', (error) => {
+      this.#logger.debug('socket error', { connection: connectionId, error: errorMessage(error) });
+    });
+    socket.on('close', () => {
+      this.#sockets.delete(socket);
+      this.core.disconnect(connectionId);
+    });
+  }
+
+  #handle(connectionId: string, data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.core.protocolError(
+        connectionId,
+        new ProtocolError('malformed-message', 'binary frames are not accepted: send JSON text'),
+      );
+      return;
+    }
+    const bytes = Array.isArray(data)
+      ? Buffer.concat(data)
+      : data instanceof ArrayBuffer
+        ? Buffer.from(data)
+        : data;
+    let message;
+    try {
+      message = decodeClientMessage(bytes.toString('utf8'));
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.core.protocolError(connectionId, error);
+      return;
+    }
+    this.core.receive(connectionId, message);
+  }
+
+  #ping(): void {
+    for (const [socket, state] of this.#sockets) {
+      if (!state.alive) {
+        this.#logger.debug('no pong: terminating', { connection: state.connectionId });
+        socket.terminate();
+        continue;
+      }
+      state.alive = false;
+      socket.ping();
+    }
+  }
+}

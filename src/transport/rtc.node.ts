@@ -1,0 +1,396 @@
+/**
+ * The Node peer transport: one WebRTC data channel per link, over node-datachannel's native API
+ * (libdatachannel). Signaling leaves through `events.signal()` and comes back through `signal()`;
+ * the owner relays it through the tracker.
+ *
+ * Process exit: a transport frees its native resources in `close()` (every PeerConnection is
+ * closed), and once none is left the process can exit on its own. node-datachannel also has a
+ * process-wide `cleanup()` that tears down its threads; call it only at process exit (e.g. from the
+ * CLI's shutdown), never per transport: it breaks every other transport in the process.
+ */
+import { PeerConnection, type DataChannel, type RtcConfig } from 'node-datachannel';
+import { errorMessage, InvalidStateError, SwarmcastError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { MAX_FRAME_BYTES } from '../protocol/frames.js';
+import type { SignalData } from '../protocol/tracker.js';
+import type { Link, PeerTransport, PeerTransportFactory, TransportEvents } from './types.js';
+
+/** Defaults of `RtcTransportOptions`. */
+export const RTC_TRANSPORT_DEFAULTS = {
+  /** A link not open this long after it was started is closed. */
+  connectTimeoutMs: 10_000,
+  /** `drain` fires when a link's buffered amount falls to this after having been above it. */
+  lowWaterBytes: 256 * 1024,
+} as const;
+
+/** Remote ICE candidates kept for a link whose remote description has not arrived yet. */
+const MAX_PENDING_CANDIDATES = 64;
+/** Label of the one data channel of every link. */
+const CHANNEL_LABEL = 'swarmcast';
+
+export interface RtcTransportOptions {
+  /**
+   * The local address ICE gathers candidates on. Tests and `npm start` pass `127.0.0.1` (exactly
+   * one loopback candidate). Unset: every non-loopback interface.
+   */
+  bindAddress?: string;
+  /**
+   * STUN/TURN servers as libdatachannel URLs (`stun:host:port`, `turn:user:pass@host:port`).
+   * @default []
+   */
+  iceServers?: readonly string[];
+  /** Lowest local UDP port ICE may use. @default any */
+  portRangeBegin?: number;
+  /** Highest local UDP port ICE may use. @default any */
+  portRangeEnd?: number;
+  /** A link not open this long after `connect()` or the offer is closed. @default 10000 */
+  connectTimeoutMs?: number;
+  /** The data channel's bufferedAmountLowThreshold, in bytes. @default 262144 */
+  lowWaterBytes?: number;
+}
+
+export interface RtcTransportComponents {
+  logger: Logger;
+}
+
+type LinkState = 'connecting' | 'open' | 'closed';
+
+/** What a link needs from its transport: settings, and where its events go. */
+interface LinkHost {
+  readonly logger: Logger;
+  readonly config: RtcConfig;
+  readonly connectTimeoutMs: number;
+  readonly lowWaterBytes: number;
+  signal(link: RtcLink, data: SignalData): void;
+  emit(event: 'open' | 'drain', link: RtcLink): void;
+  message(link: RtcLink, data: Uint8Array): void;
+  /** Called once, when the link closes. */
+  closed(link: RtcLink): void;
+}
+
+/** One link: a PeerConnection carrying one ordered, reliable, binary data channel. */
+class RtcLink implements Link {
+  readonly remoteId: string;
+  readonly initiator: boolean;
+  readonly #pc: PeerConnection;
+  readonly #host: LinkHost;
+  #channel: DataChannel | undefined;
+  #state: LinkState = 'connecting';
+  #hasRemoteDescription = false;
+  readonly #pendingCandidates: { candidate: string; mid: string }[] = [];
+  readonly #timer: ReturnType<typeof setTimeout>;
+
+  constructor(host: LinkHost, remoteId: string, initiator: boolean) {
+    this.#host = host;
+    this.remoteId = remoteId;
+    this.initiator = initiator;
+    this.#pc = new PeerConnection(remoteId, host.config);
+    this.#timer = setTimeout(() => {
+      this.finish('not open before the connect timeout');
+    }, host.connectTimeoutMs);
+    this.#pc.onLocalDescription((sdp, type) => {
+      if (this.#state !== 'closed' && (type === 'offer' || type === 'answer')) {
+        host.signal(this, { kind: 'description', sdpType: type, sdp });
+      }
+    });
+    this.#pc.onLocalCandidate((candidate, mid) => {
+      // libdatachannel prefixes the SDP attribute name; browsers expect the bare candidate.
+      const bare = candidate.startsWith('a=') ? candidate.slice(2) : candidate;
+      if (this.#state !== 'closed') host.signal(this, { kind: 'candidate', candidate: bare, mid });
+    });
+    this.#pc.onStateChange((state) => {
+      // libdatachannel never restarts ICE: a disconnected connection does not come back.
+      if (state === 'failed' || state === 'disconnected' || state === 'closed') {
+        this.finish(`connection ${state}`);
+      }
+    });
+    if (initiator) {
+      this.#attach(this.#pc.createDataChannel(CHANNEL_LABEL));
+    } else {
+      this.#pc.onDataChannel((channel) => {
+        if (this.#channel === undefined) {
+          this.#attach(channel);
+        } else {
+          host.logger.warn('extra data channel refused', { peer: remoteId });
+          channel.close();
+        }
+      });
+    }
+  }
+
+  get bufferedAmount(): number {
+    return this.#state === 'open' && this.#channel !== undefined
+      ? this.#channel.bufferedAmount()
+      : 0;
+  }
+
+  get hasRemoteDescription(): boolean {
+    return this.#hasRemoteDescription;
+  }
+
+  send(message: Uint8Array): void {
+    if (message.byteLength > MAX_FRAME_BYTES) {
+      throw new TypeError(`a link message is at most ${MAX_FRAME_BYTES} bytes`);
+    }
+    if (this.#state === 'closed') return;
+    if (this.#state !== 'open' || this.#channel === undefined) {
+      throw new InvalidStateError('link is not open yet');
+    }
+    try {
+      this.#channel.sendMessageBinary(message);
+    } catch (error) {
+      // The channel closed natively before its close callback reached us.
+      this.finish(`send failed: ${errorMessage(error)}`);
+    }
+  }
+
+  close(): void {
+    this.finish('closed locally');
+  }
+
+  /** Applies a remote description; a failure closes the link. */
+  setRemoteDescription(sdp: string, type: 'offer' | 'answer'): void {
+    if (this.#state === 'closed') return;
+    try {
+      this.#pc.setRemoteDescription(sdp, type);
+      this.#hasRemoteDescription = true;
+      for (const { candidate, mid } of this.#pendingCandidates.splice(0)) {
+        this.#pc.addRemoteCandidate(candidate, mid);
+      }
+    } catch (error) {
+      this.#host.logger.warn('bad remote description', {
+        peer: this.remoteId,
+        error: errorMessage(error),
+      });
+      this.finish('bad remote description');
+    }
+  }
+
+  /** Adds a remote ICE candidate, or keeps it until the remote description arrives. */
+  addRemoteCandidate(candidate: string, mid: string): void {
+    if (this.#state === 'closed') return;
+    if (!this.#hasRemoteDescription) {
+      if (this.#pendingCandidates.length < MAX_PENDING_CANDIDATES) {
+        this.#pendingCandidates.push({ candidate, mid });
+      }
+      return;
+    }
+    try {
+      this.#pc.addRemoteCandidate(candidate, mid);
+    } catch (error) {
+      // One unusable candidate does not doom the link: ICE tries the others.
+      this.#host.logger.debug('remote candidate refused', {
+        peer: this.remoteId,
+        error: errorMessage(error),
+      });
+    }
+  }
+
+  /** Closes the link for `reason`; the first call frees everything and fires `close`. */
+  finish(reason: string): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    clearTimeout(this.#timer);
+    this.#channel?.close();
+    this.#pc.close();
+    this.#host.logger.debug('link closed', { peer: this.remoteId, reason });
+    this.#host.closed(this);
+  }
+
+  #attach(channel: DataChannel): void {
+    this.#channel = channel;
+    channel.setBufferedAmountLowThreshold(this.#host.lowWaterBytes);
+    channel.onOpen(() => {
+      this.#opened();
+    });
+    channel.onClosed(() => {
+      this.finish('channel closed');
+    });
+    channel.onError((error) => {
+      this.finish(`channel error: ${error}`);
+    });
+    channel.onBufferedAmountLow(() => {
+      if (this.#state === 'open') this.#host.emit('drain', this);
+    });
+    channel.onMessage((message) => {
+      this.#received(message);
+    });
+    // The answerer's channel can arrive already open, with no open callback to come.
+    if (channel.isOpen()) this.#opened();
+  }
+
+  #opened(): void {
+    if (this.#state !== 'connecting') return;
+    this.#state = 'open';
+    clearTimeout(this.#timer);
+    this.#host.logger.debug('link open', { peer: this.remoteId, initiator: this.initiator });
+    this.#host.emit('open', this);
+  }
+
+  #received(message: string | Buffer | ArrayBuffer): void {
+    if (this.#state === 'closed') return;
+    // A message proves the channel open even if its open callback has not reached us yet.
+    this.#opened();
+    if (typeof message === 'string') {
+      this.#host.logger.warn('text message on a link: closing it', { peer: this.remoteId });
+      this.finish('protocol violation: text message');
+      return;
+    }
+    if (message.byteLength > MAX_FRAME_BYTES) {
+      this.#host.logger.warn('oversized message on a link: closing it', { peer: this.remoteId });
+      this.finish('protocol violation: oversized message');
+      return;
+    }
+    // A plain Uint8Array that owns its bytes, not a view into node's Buffer pool.
+    this.#host.message(this, new Uint8Array(message));
+  }
+}
+
+/** A `PeerTransport` over node-datachannel. */
+export class RtcTransport implements PeerTransport {
+  readonly #logger: Logger;
+  readonly #events: TransportEvents;
+  readonly #host: LinkHost;
+  readonly #links = new Map<string, RtcLink>();
+  #closed = false;
+
+  constructor(
+    components: RtcTransportComponents,
+    options: RtcTransportOptions,
+    events: TransportEvents,
+  ) {
+    this.#logger = components.logger;
+    this.#events = events;
+    const config: RtcConfig = {
+      iceServers: [...(options.iceServers ?? [])],
+      // The peer protocol never sends more, and the remote must not send us more.
+      maxMessageSize: MAX_FRAME_BYTES,
+    };
+    if (options.bindAddress !== undefined) config.bindAddress = options.bindAddress;
+    if (options.portRangeBegin !== undefined || options.portRangeEnd !== undefined) {
+      config.portRangeBegin = port(options.portRangeBegin ?? 1, 'portRangeBegin');
+      config.portRangeEnd = port(options.portRangeEnd ?? 65_535, 'portRangeEnd');
+      if (config.portRangeBegin > config.portRangeEnd) {
+        throw new SwarmcastError('invalid-argument', 'portRangeBegin is above portRangeEnd');
+      }
+    }
+    this.#host = {
+      logger: this.#logger,
+      config,
+      connectTimeoutMs: positive(
+        options.connectTimeoutMs ?? RTC_TRANSPORT_DEFAULTS.connectTimeoutMs,
+        'connectTimeoutMs',
+      ),
+      lowWaterBytes: nonNegativeInteger(
+        options.lowWaterBytes ?? RTC_TRANSPORT_DEFAULTS.lowWaterBytes,
+        'lowWaterBytes',
+      ),
+      signal: (link, data) => {
+        this.#call(() => {
+          this.#events.signal(link.remoteId, data);
+        });
+      },
+      emit: (event, link) => {
+        this.#call(() => {
+          this.#events[event](link);
+        });
+      },
+      message: (link, data) => {
+        this.#call(() => {
+          this.#events.message(link, data);
+        });
+      },
+      closed: (link) => {
+        if (this.#links.get(link.remoteId) === link) this.#links.delete(link.remoteId);
+        this.#call(() => {
+          this.#events.close(link);
+        });
+      },
+    };
+  }
+
+  /** Number of links not yet closed (for stats and leak checks). */
+  get linkCount(): number {
+    return this.#links.size;
+  }
+
+  connect(remoteId: string): Link {
+    if (this.#closed) throw new InvalidStateError('transport is closed');
+    if (remoteId === '') throw new TypeError('remoteId is empty');
+    return this.#startLink(remoteId, true);
+  }
+
+  signal(from: string, data: SignalData): void {
+    if (this.#closed) return;
+    const link = this.#links.get(from);
+    if (data.kind === 'candidate') {
+      if (link === undefined) {
+        this.#logger.debug('candidate for no link ignored', { peer: from });
+        return;
+      }
+      link.addRemoteCandidate(data.candidate, data.mid);
+      return;
+    }
+    if (data.sdpType === 'offer') {
+      // A fresh offer means the remote dropped whatever link we had with it.
+      this.#startLink(from, false).setRemoteDescription(data.sdp, 'offer');
+      return;
+    }
+    if (link?.initiator !== true || link.hasRemoteDescription) {
+      this.#logger.debug('unexpected answer ignored', { peer: from });
+      return;
+    }
+    link.setRemoteDescription(data.sdp, 'answer');
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const link of [...this.#links.values()]) link.finish('transport closed');
+  }
+
+  #startLink(remoteId: string, initiator: boolean): RtcLink {
+    this.#links.get(remoteId)?.finish('replaced by a new link');
+    const link = new RtcLink(this.#host, remoteId, initiator);
+    this.#links.set(remoteId, link);
+    return link;
+  }
+
+  /** Runs an owner callback; one that throws is logged and cannot break a native callback. */
+  #call(callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      this.#logger.error('transport event listener threw', { error: errorMessage(error) });
+    }
+  }
+}
+
+/** A factory that builds `RtcTransport`s with the same components and options. */
+export function rtcTransportFactory(
+  components: RtcTransportComponents,
+  options: RtcTransportOptions,
+): PeerTransportFactory {
+  return (events) => new RtcTransport(components, options, events);
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new SwarmcastError('invalid-argument', `${name} must be a positive number`);
+  }
+  return value;
+}
+
+function nonNegativeInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new SwarmcastError('invalid-argument', `${name} must be a non-negative integer`);
+  }
+  return value;
+}
+
+function port(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1 || value > 65_535) {
+    throw new SwarmcastError('invalid-argument', `${name} must be a port number`);
+  }
+  return value;
+}

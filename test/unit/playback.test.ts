@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { PlaybackModel, type PlaybackOptions } from '../../src/peer/playback.js';
+
+const options: PlaybackOptions = {
+  targetLatencyMs: 2000,
+  startBufferMs: 1000,
+  chunkDurationMs: 500,
+  liveJumpAfterStallMs: 6000,
+};
+
+/** Chunk seq is captured at seq*500 ms (stream starts at time 0). */
+const chunk = (seq: number) => ({ seq, durationMs: 500, captureTimeMs: seq * 500 });
+
+describe('PlaybackModel', () => {
+  it('starts at the live edge minus the target latency once the start buffer is held', () => {
+    // A viewer created at t=5200 receives chunk 9 (captured at 4500): the start is the chunk
+    // captured 2 s before now or later, extrapolated back at 500 ms a chunk.
+    const model = new PlaybackModel(options, 5200);
+    model.add(chunk(9), 5200);
+    expect(model.state).toBe('buffering');
+    expect(model.playheadSeq).toBe(7);
+    // 7 and 8 arrive; playback begins exactly 2 s after chunk 7 was captured (3500 + 2000).
+    model.add(chunk(7), 5250);
+    model.add(chunk(8), 5260);
+    model.tick(5499);
+    expect(model.state).toBe('buffering');
+    model.tick(5500);
+    expect(model.state).toBe('playing');
+    const report = model.report(5500);
+    expect(report.startupMs).toBe(300);
+    expect(report.latencyMs).toBe(2000);
+    expect(report.chunksPlayed).toBe(1);
+  });
+
+  it('plays chunk after chunk in real time when each arrives before its turn', () => {
+    const model = new PlaybackModel(options, 0);
+    for (let seq = 0; seq < 4; seq++) model.add(chunk(seq), seq * 500 + 600);
+    model.tick(2000);
+    expect(model.state).toBe('playing');
+    for (let seq = 4; seq < 20; seq++) {
+      model.add(chunk(seq), seq * 500 + 600);
+      model.tick(seq * 500 + 700);
+    }
+    const report = model.report(10_000);
+    expect(report.stalls).toBe(0);
+    expect(report.stalledMs).toBe(0);
+    expect(report.latencyP50Ms).toBe(2000);
+    expect(report.latencyP95Ms).toBe(2000);
+    expect(report.playheadSeq).toBe(16);
+  });
+
+  it('stalls when the chunk at the playhead is missing and recovers when it arrives', () => {
+    const model = new PlaybackModel(options, 0);
+    for (let seq = 0; seq < 3; seq++) model.add(chunk(seq), 600 + seq * 500);
+    model.tick(2000); // plays 0
+    model.tick(3500); // 1 at 2500, 2 at 3000, 3 due at 3500: missing
+    expect(model.state).toBe('stalled');
+    expect(model.playheadSeq).toBe(3);
+    expect(model.report(3800).stalledMs).toBe(300);
+    model.add(chunk(3), 3900);
+    expect(model.state).toBe('playing');
+    const report = model.report(3900);
+    expect(report.stalls).toBe(1);
+    expect(report.stalledMs).toBe(400);
+    expect(report.latencyMs).toBe(3900 - 1500);
+    expect(report.chunksSkipped).toBe(0);
+  });
+
+  it('reports the due time of chunks ahead of the playhead', () => {
+    const model = new PlaybackModel(options, 0);
+    for (let seq = 0; seq < 3; seq++) model.add(chunk(seq), 1000);
+    model.tick(2100);
+    expect(model.dueTime(0, 2100)).toBe(2000);
+    expect(model.dueTime(1, 2100)).toBe(2500);
+    expect(model.dueTime(4, 2100)).toBe(4000);
+  });
+
+  it('jumps back to the target latency after a long stall, counting skipped chunks', () => {
+    const model = new PlaybackModel(options, 0);
+    for (let seq = 0; seq < 2; seq++) model.add(chunk(seq), 1000);
+    model.tick(2000);
+    model.tick(3000); // 2 missing from 3000
+    expect(model.state).toBe('stalled');
+    // Chunks 20.. arrive much later; the stall passes 6 s and the player jumps.
+    for (let seq = 14; seq < 22; seq++) model.add(chunk(seq), 9000 + seq);
+    model.tick(9100);
+    const report = model.report(9100);
+    expect(report.stalls).toBe(1);
+    expect(report.chunksSkipped).toBeGreaterThan(0);
+    expect(model.state === 'buffering' || model.state === 'playing').toBe(true);
+  });
+});

@@ -1,0 +1,477 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/common/clock.js';
+import { InvalidStateError, ProtocolError, SwarmcastError } from '../../src/common/errors.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { SeededRandom } from '../../src/common/random.js';
+import {
+  TRACKER_PROTOCOL_VERSION,
+  type ClientMessage,
+  type StreamInfo,
+  type TrackerMessage,
+} from '../../src/protocol/tracker.js';
+import { TrackerCore, type TrackerOptions } from '../../src/tracker/core/tracker-core.js';
+
+const TIMEOUT_MS = 5000;
+
+function streamInfo(stream: string): StreamInfo {
+  return {
+    stream,
+    publicKey: 'AAAA',
+    chunkDurationMs: 500,
+    segmentDurationMs: 2000,
+    originUrl: 'http://127.0.0.1:8080',
+  };
+}
+
+interface FakeClient {
+  connectionId: string;
+  /** Everything the tracker sent, in order. */
+  readonly inbox: TrackerMessage[];
+  /** The close reason, once the tracker closed the connection. */
+  closed: string | undefined;
+  peerId: string;
+  send(message: ClientMessage): void;
+  /** Empties the inbox and returns what was in it. */
+  take(): TrackerMessage[];
+}
+
+function setup(options: TrackerOptions = {}) {
+  const clock = new ManualClock(1_000_000);
+  const core = new TrackerCore(
+    { clock, random: new SeededRandom(7), logger: silentLogger },
+    options,
+  );
+
+  function connect(): FakeClient {
+    const inbox: TrackerMessage[] = [];
+    const client: FakeClient = {
+      connectionId: '',
+      inbox,
+      closed: undefined,
+      peerId: '',
+      send: (message) => {
+        core.receive(client.connectionId, message);
+      },
+      take: () => inbox.splice(0),
+    };
+    client.connectionId = core.connect(
+      (message) => inbox.push(message),
+      (reason) => {
+        client.closed = reason;
+      },
+    );
+    return client;
+  }
+
+  function hello(role: 'viewer' | 'broadcaster'): FakeClient {
+    const client = connect();
+    client.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role });
+    const [welcome] = client.take();
+    if (welcome?.type !== 'welcome') throw new Error('no welcome');
+    client.peerId = welcome.peerId;
+    return client;
+  }
+
+  function broadcaster(stream = 'live'): FakeClient {
+    const client = hello('broadcaster');
+    client.send({ type: 'join', stream, info: streamInfo(stream) });
+    client.take();
+    return client;
+  }
+
+  function viewer(stream = 'live'): FakeClient {
+    const client = hello('viewer');
+    client.send({ type: 'join', stream });
+    return client;
+  }
+
+  /** Advances the clock in heartbeat steps; every client in `alive` heartbeats at each step. */
+  function runFor(ms: number, alive: readonly FakeClient[]): void {
+    for (let t = 0; t < ms; t += 1000) {
+      clock.advance(Math.min(1000, ms - t));
+      for (const client of alive) client.send({ type: 'heartbeat' });
+    }
+  }
+
+  return { clock, core, connect, hello, broadcaster, viewer, runFor };
+}
+
+function neighbours(stream: string, parents: string[], children: string[]): TrackerMessage {
+  return { type: 'neighbours', stream, parents, children };
+}
+
+function errorCode(messages: readonly TrackerMessage[]): string | undefined {
+  const last = messages.at(-1);
+  return last?.type === 'error' ? last.code : undefined;
+}
+
+describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
+  it('welcomes a hello with a pseudonymous peer id and the heartbeat timings', () => {
+    const { connect } = setup({ heartbeatIntervalMs: 2000, heartbeatTimeoutMs: 7000 });
+    const client = connect();
+    client.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role: 'viewer' });
+    const [welcome] = client.take();
+    expect(welcome).toMatchObject({
+      type: 'welcome',
+      version: TRACKER_PROTOCOL_VERSION,
+      heartbeatIntervalMs: 2000,
+      heartbeatTimeoutMs: 7000,
+    });
+    const peerId = welcome?.type === 'welcome' ? welcome.peerId : '';
+    expect(peerId).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    const other = connect();
+    other.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role: 'viewer' });
+    const [second] = other.take();
+    expect(second?.type === 'welcome' && second.peerId).not.toBe(peerId);
+  });
+
+  it('answers a message before hello with out-of-order and keeps the connection', () => {
+    const { connect } = setup();
+    const client = connect();
+    client.send({ type: 'join', stream: 'live' });
+    expect(errorCode(client.take())).toBe('out-of-order');
+    client.send({ type: 'heartbeat' });
+    expect(errorCode(client.take())).toBe('out-of-order');
+    expect(client.closed).toBeUndefined();
+    client.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role: 'viewer' });
+    expect(client.take()[0]?.type).toBe('welcome');
+    client.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role: 'viewer' });
+    expect(errorCode(client.take())).toBe('out-of-order');
+  });
+
+  it('refuses a hello with another protocol version', () => {
+    const { connect } = setup();
+    const client = connect();
+    client.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION + 1, role: 'viewer' });
+    expect(errorCode(client.take())).toBe('unsupported-version');
+  });
+
+  it('creates a stream on a broadcaster join and reports it in the snapshot', () => {
+    const { hello, core } = setup();
+    const b = hello('broadcaster');
+    b.send({ type: 'join', stream: 'live', info: streamInfo('live') });
+    expect(b.take()).toEqual([
+      { type: 'joined', info: streamInfo('live') },
+      neighbours('live', [], []),
+    ]);
+    expect(core.snapshot()).toEqual({
+      connections: 1,
+      streams: [
+        {
+          info: streamInfo('live'),
+          nodes: [
+            {
+              id: b.peerId,
+              role: 'broadcaster',
+              parents: [],
+              children: [],
+              uploadKbps: null,
+              qoe: null,
+            },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('refuses a broadcaster join without info for its stream, and a second broadcaster', () => {
+    const { hello, broadcaster } = setup();
+    const first = hello('broadcaster');
+    first.send({ type: 'join', stream: 'live' });
+    expect(errorCode(first.take())).toBe('malformed-message');
+    first.send({ type: 'join', stream: 'live', info: streamInfo('other') });
+    expect(errorCode(first.take())).toBe('malformed-message');
+    broadcaster('live');
+    const second = hello('broadcaster');
+    second.send({ type: 'join', stream: 'live', info: streamInfo('live') });
+    expect(errorCode(second.take())).toBe('unauthorized');
+  });
+
+  it('answers a viewer join of an unknown stream with unknown-stream, then lets it join once the stream exists', () => {
+    const { hello, broadcaster } = setup();
+    const v = hello('viewer');
+    v.send({ type: 'join', stream: 'live' });
+    expect(errorCode(v.take())).toBe('unknown-stream');
+    v.send({ type: 'join', stream: 'live', info: streamInfo('live') });
+    expect(errorCode(v.take())).toBe('unauthorized');
+    const b = broadcaster('live');
+    v.send({ type: 'join', stream: 'live' });
+    expect(v.take()).toEqual([
+      { type: 'joined', info: streamInfo('live') },
+      neighbours('live', [b.peerId], []),
+    ]);
+    v.send({ type: 'join', stream: 'live' });
+    expect(errorCode(v.take())).toBe('out-of-order');
+  });
+
+  it('sends neighbours only to the nodes whose lists changed, with their full lists', () => {
+    const { broadcaster, viewer } = setup();
+    const b = broadcaster();
+    const v1 = viewer();
+    expect(v1.take()).toEqual([
+      { type: 'joined', info: streamInfo('live') },
+      neighbours('live', [b.peerId], []),
+    ]);
+    expect(b.take()).toEqual([neighbours('live', [], [v1.peerId])]);
+
+    const v2 = viewer();
+    expect(v2.take().slice(1)).toEqual([neighbours('live', [v1.peerId], [])]);
+    expect(v1.take()).toEqual([neighbours('live', [b.peerId], [v2.peerId])]);
+    expect(b.take()).toEqual([]);
+
+    const v3 = viewer();
+    expect(v3.take().slice(1)).toEqual([neighbours('live', [v1.peerId], [])]);
+    expect(v1.take()).toEqual([neighbours('live', [b.peerId], [v2.peerId, v3.peerId])]);
+    expect(v2.take()).toEqual([]);
+
+    const v4 = viewer();
+    expect(v4.take().slice(1)).toEqual([neighbours('live', [v2.peerId], [])]);
+    expect(v2.take()).toEqual([neighbours('live', [v1.peerId], [v4.peerId])]);
+    expect([...b.take(), ...v1.take(), ...v3.take()]).toEqual([]);
+  });
+
+  it('uses rootFanout and fanout for the default tree', () => {
+    const { broadcaster, viewer, core } = setup({ rootFanout: 2, fanout: 1 });
+    const b = broadcaster();
+    const [v1, v2, v3] = [viewer(), viewer(), viewer()];
+    const nodes = core.snapshot().streams[0]?.nodes ?? [];
+    expect(nodes.map((n) => [n.id, n.children])).toEqual([
+      [b.peerId, [v1.peerId, v2.peerId]],
+      [v1.peerId, [v3.peerId]],
+      [v2.peerId, []],
+      [v3.peerId, []],
+    ]);
+  });
+
+  it('relays a signal to a peer of the same stream as coming from the sender', () => {
+    const { broadcaster, viewer } = setup();
+    const b = broadcaster();
+    const v = viewer();
+    b.take();
+    v.send({
+      type: 'signal',
+      to: b.peerId,
+      data: { kind: 'candidate', candidate: 'c', mid: '0' },
+    });
+    expect(b.take()).toEqual([
+      { type: 'signal', from: v.peerId, data: { kind: 'candidate', candidate: 'c', mid: '0' } },
+    ]);
+  });
+
+  it('answers a signal to an unknown peer, itself or a peer of another stream with unknown-peer', () => {
+    const { broadcaster, viewer, hello } = setup();
+    broadcaster('a');
+    const other = broadcaster('b');
+    const v = viewer('a');
+    v.take();
+    const data = { kind: 'candidate', candidate: 'c', mid: '0' } as const;
+    for (const to of ['nobody', v.peerId, other.peerId]) {
+      v.send({ type: 'signal', to, data });
+      expect(errorCode(v.take())).toBe('unknown-peer');
+    }
+    expect(other.take()).toEqual([]);
+    const lonely = hello('viewer');
+    lonely.send({ type: 'signal', to: other.peerId, data });
+    expect(errorCode(lonely.take())).toBe('out-of-order');
+  });
+
+  it('fails a silent peer after heartbeatTimeoutMs, re-parents its orphans at once and tells only the affected', () => {
+    const { broadcaster, viewer, runFor, core } = setup();
+    const b = broadcaster();
+    const [v1, v2, v3, v4, v5, v6] = [viewer(), viewer(), viewer(), viewer(), viewer(), viewer()];
+    // b → v1 → (v2 → v4, v5), (v3 → v6)
+    const everyone = [b, v1, v2, v3, v4, v5, v6];
+    for (const client of everyone) client.take();
+    const alive = [b, v1, v3, v4, v5, v6];
+    runFor(2000, alive);
+    expect(v2.closed).toBeUndefined();
+    runFor(1000, alive);
+    expect(v2.closed).toBe('heartbeat timeout');
+    // The last leaf, v6, takes v2's place.
+    expect(v1.take()).toEqual([neighbours('live', [b.peerId], [v6.peerId, v3.peerId])]);
+    expect(v6.take()).toEqual([neighbours('live', [v1.peerId], [v4.peerId, v5.peerId])]);
+    expect(v4.take()).toEqual([neighbours('live', [v6.peerId], [])]);
+    expect(v5.take()).toEqual([neighbours('live', [v6.peerId], [])]);
+    expect(v3.take()).toEqual([neighbours('live', [v1.peerId], [])]);
+    expect(b.take()).toEqual([]);
+    expect(v2.take()).toEqual([]);
+    const ids = core.snapshot().streams[0]?.nodes.map((n) => n.id);
+    expect(ids).not.toContain(v2.peerId);
+    expect(core.snapshot().connections).toBe(6);
+    // Messages on the failed connection are ignored.
+    v2.send({ type: 'heartbeat' });
+    expect(v2.take()).toEqual([]);
+  });
+
+  it('keeps a peer that heartbeats and stores its last QoE sample', () => {
+    const { broadcaster, viewer, runFor, core } = setup();
+    const b = broadcaster();
+    const v = viewer();
+    runFor(10_000, [b, v]);
+    expect(v.closed).toBeUndefined();
+    const qoe = {
+      playing: true,
+      stalls: 1,
+      stalledMs: 250,
+      latencyMs: 2100,
+      bytesFromPeers: 1000,
+      bytesFromOrigin: 10,
+      bytesUploaded: 500,
+    };
+    v.send({ type: 'heartbeat', qoe });
+    v.send({ type: 'heartbeat' });
+    const node = core.snapshot().streams[0]?.nodes.find((n) => n.id === v.peerId);
+    expect(node?.qoe).toEqual(qoe);
+  });
+
+  it('repairs at once when a peer leaves, and keeps its connection for a later join', () => {
+    const { broadcaster, viewer } = setup();
+    const b = broadcaster();
+    const [v1, v2, v3] = [viewer(), viewer(), viewer()];
+    for (const client of [b, v1, v2, v3]) client.take();
+    v1.send({ type: 'leave' });
+    // v3 (the last leaf) takes v1's place under the broadcaster.
+    expect(b.take()).toEqual([neighbours('live', [], [v3.peerId])]);
+    expect(v3.take()).toEqual([neighbours('live', [b.peerId], [v2.peerId])]);
+    expect(v2.take()).toEqual([neighbours('live', [v3.peerId], [])]);
+    expect(v1.take()).toEqual([]);
+    expect(v1.closed).toBeUndefined();
+    v1.send({ type: 'leave' });
+    expect(v1.take()).toEqual([]);
+    v1.send({ type: 'join', stream: 'live' });
+    expect(v1.take()).toEqual([
+      { type: 'joined', info: streamInfo('live') },
+      neighbours('live', [v3.peerId], []),
+    ]);
+  });
+
+  it('repairs at once when a connection is disconnected', () => {
+    const { broadcaster, viewer, core } = setup();
+    const b = broadcaster();
+    const [v1, v2] = [viewer(), viewer()];
+    for (const client of [b, v1, v2]) client.take();
+    core.disconnect(v1.connectionId);
+    core.disconnect(v1.connectionId);
+    expect(b.take()).toEqual([neighbours('live', [], [v2.peerId])]);
+    expect(v2.take()).toEqual([neighbours('live', [b.peerId], [])]);
+    expect(v1.closed).toBeUndefined();
+    expect(core.snapshot().connections).toBe(2);
+  });
+
+  it('ends the stream when the broadcaster leaves: viewers get no parents and the stream is gone', () => {
+    const { broadcaster, viewer, core } = setup();
+    const b = broadcaster();
+    const [v1, v2] = [viewer(), viewer()];
+    for (const client of [b, v1, v2]) client.take();
+    b.send({ type: 'leave' });
+    expect(v1.take()).toEqual([neighbours('live', [], [])]);
+    expect(v2.take()).toEqual([neighbours('live', [], [])]);
+    expect(core.snapshot().streams).toEqual([]);
+    v1.send({
+      type: 'signal',
+      to: v2.peerId,
+      data: { kind: 'candidate', candidate: 'c', mid: '0' },
+    });
+    expect(errorCode(v1.take())).toBe('out-of-order');
+    v1.send({ type: 'join', stream: 'live' });
+    expect(errorCode(v1.take())).toBe('unknown-stream');
+    // The same broadcaster, or another, can start the stream again.
+    b.send({ type: 'join', stream: 'live', info: streamInfo('live') });
+    expect(b.take()[0]?.type).toBe('joined');
+  });
+
+  it('ends the stream when the broadcaster fails its heartbeats', () => {
+    const { broadcaster, viewer, runFor, core } = setup();
+    const b = broadcaster();
+    const v = viewer();
+    v.take();
+    runFor(3000, [v]);
+    expect(b.closed).toBe('heartbeat timeout');
+    expect(v.take()).toEqual([neighbours('live', [], [])]);
+    expect(core.snapshot().streams).toEqual([]);
+  });
+
+  it('answers rate-limited once when a connection exceeds its burst, and closes it under sustained abuse', () => {
+    const { hello, clock } = setup({
+      rateLimitPerSecond: 10,
+      rateLimitBurst: 20,
+      maxRateLimitedMessages: 30,
+    });
+    const client = hello('viewer');
+    for (let i = 0; i < 19; i++) client.send({ type: 'heartbeat' });
+    expect(client.take()).toEqual([]);
+    client.send({ type: 'heartbeat' });
+    expect(errorCode(client.take())).toBe('rate-limited');
+    client.send({ type: 'heartbeat' });
+    expect(client.take()).toEqual([]);
+    // A pause refills the bucket and forgives the drops.
+    clock.advance(2000);
+    for (let i = 0; i < 20; i++) client.send({ type: 'heartbeat' });
+    expect(client.take()).toEqual([]);
+    // Flooding at 100 messages per second is cut once 30 more have been dropped.
+    for (let i = 0; i < 100 && client.closed === undefined; i++) {
+      clock.advance(10);
+      client.send({ type: 'heartbeat' });
+    }
+    expect(client.closed).toBe('rate limit exceeded');
+  });
+
+  it('answers a protocol error with its code and closes after maxProtocolErrors', () => {
+    const { connect, core } = setup({ maxProtocolErrors: 3 });
+    const client = connect();
+    core.protocolError(client.connectionId, new ProtocolError('message-too-large', 'too big'));
+    expect(client.take()).toEqual([
+      { type: 'error', code: 'message-too-large', message: 'too big' },
+    ]);
+    // A code the tracker protocol does not have is reported as malformed.
+    core.protocolError(client.connectionId, new ProtocolError('malformed-frame', 'odd'));
+    expect(errorCode(client.take())).toBe('malformed-message');
+    expect(client.closed).toBeUndefined();
+    client.send({ type: 'leave' });
+    expect(errorCode(client.take())).toBe('out-of-order');
+    expect(client.closed).toBe('too many protocol errors');
+    expect(core.snapshot().connections).toBe(0);
+  });
+
+  it('closes a connection that does not say hello within handshakeTimeoutMs', () => {
+    const { connect, clock, core } = setup({ handshakeTimeoutMs: 500 });
+    const silent = connect();
+    const polite = connect();
+    polite.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role: 'viewer' });
+    clock.advance(499);
+    expect(silent.closed).toBeUndefined();
+    clock.advance(1);
+    expect(silent.closed).toBe('handshake timeout');
+    expect(polite.closed).toBeUndefined();
+    expect(core.snapshot().connections).toBe(1);
+  });
+
+  it('close() closes every connection once and refuses new ones', () => {
+    const { broadcaster, viewer, core, clock } = setup();
+    const b = broadcaster();
+    const v = viewer();
+    v.take();
+    core.close();
+    core.close();
+    expect(b.closed).toBe('tracker closed');
+    expect(v.closed).toBe('tracker closed');
+    expect(v.take()).toEqual([]);
+    expect(core.snapshot()).toEqual({ connections: 0, streams: [] });
+    expect(() =>
+      core.connect(
+        () => undefined,
+        () => undefined,
+      ),
+    ).toThrow(InvalidStateError);
+    clock.advance(60_000);
+    v.send({ type: 'heartbeat' });
+    expect(v.take()).toEqual([]);
+  });
+
+  it('rejects invalid options at construction', () => {
+    expect(() => setup({ heartbeatIntervalMs: 0 })).toThrow(SwarmcastError);
+    expect(() => setup({ heartbeatIntervalMs: 3000, heartbeatTimeoutMs: 3000 })).toThrow(/longer/);
+    expect(() => setup({ fanout: 0 })).toThrow(/fanout/);
+    expect(() => setup({ rateLimitBurst: 0.5 })).toThrow(/rateLimitBurst/);
+  });
+});
