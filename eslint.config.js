@@ -36,6 +36,10 @@ export default tseslint.config(
     },
   },
   { files: ['src/**/*.ts'], ignores: ['src/cli/**'], rules: { 'no-console': 'error' } },
-  { files: ['src/peer/**/*.ts', 'src/tracker/core/**/*.ts'], ignores: ['**/*.node.ts'], rules: sansIo },
+  {
+    files: ['src/peer/**/*.ts', 'src/tracker/core/**/*.ts'],
+    ignores: ['**/*.node.ts'],
+    rules: sansIo,
+  },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
 );

@@ -18,7 +18,12 @@ program
   .command('pipeline')
   .description('run the whole pipeline over real WebRTC on loopback and print its figures')
   .option('--peers <n>', 'viewer processes', parsePositiveInt, 8)
-  .option('--duration <seconds>', 'seconds of stream after the last peer started', parseDuration, 60)
+  .option(
+    '--duration <seconds>',
+    'seconds of stream after the last peer started',
+    parseDuration,
+    60,
+  )
   .option('--json <file>', 'also write the figures as JSON to this file')
   .action(async (options: { peers: number; duration: number; json?: string }) => {
     const logger = stderrLogger('bench', 'warn');
@@ -28,7 +33,9 @@ program
       failure = error.message;
     });
     const urls = await swarm.start();
-    process.stderr.write(`bench: ffmpeg ${urls.ffmpeg.path} (${urls.ffmpeg.source}); running ${options.duration} s\n`);
+    process.stderr.write(
+      `bench: ffmpeg ${urls.ffmpeg.path} (${urls.ffmpeg.source}); running ${options.duration} s\n`,
+    );
     const until = Date.now() + options.duration * 1000;
     while (Date.now() < until && failure === undefined) {
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -36,7 +43,10 @@ program
     const figures = pipelineFigures(await swarm.stop());
     const table = new Table({ head: ['figure', 'value'], style: { head: [], border: [] } });
     for (const [key, value] of Object.entries(figures)) {
-      table.push([key, typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(3) : String(value)]);
+      table.push([
+        key,
+        typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(3) : String(value),
+      ]);
     }
     process.stdout.write(`${table.toString()}\n`);
     if (options.json !== undefined) {

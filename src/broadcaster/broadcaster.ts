@@ -83,10 +83,11 @@ type State = 'idle' | 'starting' | 'running' | 'stopped';
  * Runs ffmpeg and turns its output into signed chunks. `seq` counts chunks from 0; a fragment
  * that starts with a keyframe begins a new segment (`segment` from 0, `index` from 0 within it).
  *
- * `captureTimeMs` is wall time (`clock.now()`) anchored at the first chunk: its arrival time
- * minus its duration minus its media time, plus each chunk's media time. It therefore includes
- * the time ffmpeg took to encode the first chunk but excludes only the encoder's own delay
- * (lookahead, buffering), which x264's zerolatency tuning keeps near zero.
+ * `captureTimeMs` is the wall time (`clock.now()`) at which the chunk's first frame was captured,
+ * estimated as an anchor fixed at the first chunk (its arrival time minus its duration minus its
+ * media time) plus the chunk's media time. The estimate takes the first chunk's last frame as
+ * captured the moment the chunk arrived, so latencies measured from `captureTimeMs` exclude only
+ * the encoder's own delay (encoding, muxing, the pipe; small with x264's zerolatency tuning).
  */
 export class Broadcaster {
   /** The broadcaster's public key, base64url (what viewers use to verify chunks). */
@@ -177,8 +178,9 @@ export class Broadcaster {
    * exiting, no output in time) arrive as one `error` event. Rejects if no ffmpeg can run.
    */
   async start(): Promise<{ ffmpeg: FfmpegInfo }> {
-    if (this.#state !== 'idle')
+    if (this.#state !== 'idle') {
       throw new InvalidStateError(`Broadcaster.start() when ${this.#state}`);
+    }
     this.#state = 'starting';
     let ffmpeg: FfmpegInfo;
     try {

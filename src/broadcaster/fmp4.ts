@@ -127,10 +127,12 @@ export class Fmp4Parser {
       throw new MediaError(`stream truncated inside a ${type}`);
     }
     if (!this.#initDone) throw new MediaError('stream ended before its init segment');
-    if (this.#pendingMoof !== undefined)
+    if (this.#pendingMoof !== undefined) {
       throw new MediaError('stream ended after a moof without its mdat');
-    if (this.#parts.length > 0)
+    }
+    if (this.#parts.length > 0) {
       throw new MediaError('stream ended with boxes but no fragment after them');
+    }
   }
 
   /** Collects header bytes; once complete, validates the box and allocates it. */
@@ -146,12 +148,15 @@ export class Fmp4Parser {
     if (size32 === 1 && this.#headerLength < 16) return offset + taken;
     const headerBytes = size32 === 1 ? 16 : 8;
     const size = size32 === 1 ? Number(view.getBigUint64(8)) : size32;
-    if (size32 === 0)
+    if (size32 === 0) {
       throw new MediaError(`'${printable(type)}' box of unbounded size in a stream`);
-    if (size < headerBytes)
+    }
+    if (size < headerBytes) {
       throw new MediaError(`'${printable(type)}' box size ${size} is too small`);
-    if (size > MAX_BOX_BYTES)
+    }
+    if (size > MAX_BOX_BYTES) {
       throw new MediaError(`'${printable(type)}' box size ${size} exceeds ${MAX_BOX_BYTES}`);
+    }
     this.#checkOrder(type, size);
     this.#box = new Uint8Array(size);
     this.#box.set(this.#header.subarray(0, headerBytes));
@@ -182,15 +187,19 @@ export class Fmp4Parser {
         throw new MediaError(`stream starts with '${printable(type)}', not 'ftyp'`);
       }
       if (type === 'moof' || type === 'mdat') throw new MediaError(`'${type}' before 'moov'`);
-      if (type === 'ftyp' && this.#parts.length > 0)
+      if (type === 'ftyp' && this.#parts.length > 0) {
         throw new MediaError(`a second 'ftyp' before 'moov'`);
+      }
     } else {
-      if (type === 'ftyp' || type === 'moov')
+      if (type === 'ftyp' || type === 'moov') {
         throw new MediaError(`'${type}' after the init segment`);
-      if (type === 'mdat' && this.#pendingMoof === undefined)
+      }
+      if (type === 'mdat' && this.#pendingMoof === undefined) {
         throw new MediaError(`'mdat' without a 'moof'`);
-      if (type === 'moof' && this.#pendingMoof !== undefined)
+      }
+      if (type === 'moof' && this.#pendingMoof !== undefined) {
         throw new MediaError(`'moof' without its 'mdat'`);
+      }
     }
     if (!IGNORED_TOP_LEVEL.has(type) && this.#partsBytes + size > MAX_BOX_BYTES) {
       throw new MediaError(`init segment or fragment larger than ${MAX_BOX_BYTES} bytes`);

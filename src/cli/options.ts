@@ -4,7 +4,8 @@ import { STREAM_ID_PATTERN } from '../protocol/chunk.js';
 
 export function parsePositiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError('expected a positive integer');
   return n;
 }
 
@@ -25,7 +26,8 @@ export function parsePort(value: string): number {
 /** A duration in seconds (fractions allowed). */
 export function parseDuration(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds');
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError('expected a positive number of seconds');
   return n;
 }
 

@@ -20,11 +20,21 @@ interface OriginCommandOptions {
 export function registerOriginCommand(program: Command): void {
   program
     .command('origin')
-    .description('run the origin alone: live DASH (MPD, init, segments), chunks and signed digests over HTTP; a remote broadcaster publishes with the ingest secret')
+    .description(
+      'run the origin alone: live DASH (MPD, init, segments), chunks and signed digests over HTTP; a remote broadcaster publishes with the ingest secret',
+    )
     .option('--host <ip>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'HTTP port (0: any free port)', parsePort, 8080)
-    .option('--ingest-secret <secret>', 'shared secret of remote broadcasters (env SWARMCAST_INGEST_SECRET); without it, ingest is off')
-    .option('--window <seconds>', 'seconds of stream kept', parseDuration, DEFAULTS.originWindowMs / 1000)
+    .option(
+      '--ingest-secret <secret>',
+      'shared secret of remote broadcasters (env SWARMCAST_INGEST_SECRET); without it, ingest is off',
+    )
+    .option(
+      '--window <seconds>',
+      'seconds of stream kept',
+      parseDuration,
+      DEFAULTS.originWindowMs / 1000,
+    )
     .option('--public-url <url>', 'URL players reach this origin at, if behind a proxy or CDN')
     .option('--log-level <level>', 'debug, info, warn or error', parseLogLevel, 'info')
     .action(async (options: OriginCommandOptions) => {
@@ -41,7 +51,8 @@ export function registerOriginCommand(program: Command): void {
       );
       const url = await server.listen({ host: options.host, port: options.port });
       process.stdout.write(`origin: ${url}\n`);
-      if (ingestSecret === undefined) logger.warn('no --ingest-secret: broadcasters cannot publish over HTTP');
+      if (ingestSecret === undefined)
+        logger.warn('no --ingest-secret: broadcasters cannot publish over HTTP');
       await untilSignal();
       await server.close();
     });

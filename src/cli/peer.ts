@@ -16,6 +16,7 @@ interface PeerCommandOptions {
   duration?: number;
   targetLatency: number;
   logLevel: LogLevel;
+  name?: string;
 }
 
 const REPORT_INTERVAL_MS = 1000;
@@ -29,15 +30,23 @@ export function registerPeerCommand(program: Command): void {
     .option('--stream <id>', 'stream to watch', parseStreamId, DEFAULTS.streamId)
     .option('--bind-address <ip>', 'local address for WebRTC (127.0.0.1 keeps it on loopback)')
     .option('--duration <seconds>', 'leave after this many seconds', parseDuration)
-    .option('--target-latency <ms>', 'latency behind live to play at', parsePositiveInt, DEFAULTS.targetLatencyMs)
+    .option(
+      '--target-latency <ms>',
+      'latency behind live to play at',
+      parsePositiveInt,
+      DEFAULTS.targetLatencyMs,
+    )
     .option('--log-level <level>', 'debug, info, warn or error', parseLogLevel, 'info')
+    .option('--name <label>', 'label for this peer in log lines')
     .action((options: PeerCommandOptions) => {
       runPeer(options);
     });
 }
 
 function runPeer(options: PeerCommandOptions): void {
-  const logger = stderrLogger('swarmcast:peer', options.logLevel);
+  const namespace =
+    options.name === undefined ? 'swarmcast:peer' : `swarmcast:peer:${options.name}`;
+  const logger = stderrLogger(namespace, options.logLevel);
   const startedAt = Date.now();
   const cpuAtStart = process.cpuUsage();
   const peer = createNodePeer(
@@ -71,7 +80,9 @@ function runPeer(options: PeerCommandOptions): void {
     if (process.send !== undefined && process.connected) {
       process.send(final, () => process.exit(0));
     } else {
-      process.stdout.write(formatQoeTable([{ name: final.stats.peerId ?? 'peer', report: final }]) + '\n');
+      process.stdout.write(
+        formatQoeTable([{ name: final.stats.peerId ?? 'peer', report: final }]) + '\n',
+      );
       process.exit(0);
     }
   };

@@ -30,7 +30,15 @@ export function formatQoeTable(rows: readonly QoeRow[]): string {
     ],
     style: { head: [], border: [] },
   });
-  const total = { stalls: 0, stalledMs: 0, played: 0, skipped: 0, fromPeers: 0, fromOrigin: 0, up: 0 };
+  const total = {
+    stalls: 0,
+    stalledMs: 0,
+    played: 0,
+    skipped: 0,
+    fromPeers: 0,
+    fromOrigin: 0,
+    up: 0,
+  };
   for (const { name, report } of rows) {
     const { stats } = report;
     const playback = stats.playback;

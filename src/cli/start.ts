@@ -7,6 +7,7 @@ import { LocalSwarm, LOCAL_SWARM_DEFAULTS, type LocalSwarmSummary } from '../lab
 import { parseLogLevel, stderrLogger } from './log.js';
 import { parseDuration, parsePort, parsePositiveInt, parseStreamId } from './options.js';
 import { formatQoeTable } from './qoe-table.js';
+import { untilSignal } from './signals.js';
 
 interface StartOptions {
   peers: number;
@@ -27,13 +28,30 @@ export function registerStartCommand(program: Command): void {
       'run a whole local live stream: broadcaster, origin, tracker and N viewer processes over WebRTC on loopback; prints a QoE table at the end',
     )
     .option('--peers <n>', 'viewer processes', parsePositiveInt, DEFAULTS.peers)
-    .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)', parseDuration)
+    .option(
+      '--duration <seconds>',
+      'stop after this many seconds (default: run until Ctrl-C)',
+      parseDuration,
+    )
     .option('--port <port>', 'origin HTTP port (0: any free port)', parsePort, 0)
-    .option('--tracker-port <port>', 'tracker port (default: --port + 1, or any free port)', parsePort)
+    .option(
+      '--tracker-port <port>',
+      'tracker port (default: --port + 1, or any free port)',
+      parsePort,
+    )
     .option('--host <ip>', 'address to bind and to use for WebRTC', LOCAL_SWARM_DEFAULTS.host)
     .option('--stream <id>', 'stream id', parseStreamId, DEFAULTS.streamId)
-    .option('--source <source>', "'synthetic', a media file (looped) or an ffmpeg input URL", 'synthetic')
-    .option('--log-level <level>', 'log level of the servers and broadcaster', parseLogLevel, 'info')
+    .option(
+      '--source <source>',
+      "'synthetic', a media file (looped) or an ffmpeg input URL",
+      'synthetic',
+    )
+    .option(
+      '--log-level <level>',
+      'log level of the servers and broadcaster',
+      parseLogLevel,
+      'info',
+    )
     .option('--peer-log-level <level>', 'log level of the viewer processes', parseLogLevel, 'warn')
     .action(async (options: StartOptions) => {
       process.exitCode = await runStart(options);
@@ -56,24 +74,26 @@ async function runStart(options: StartOptions): Promise<number> {
     },
   );
   let failure: string | undefined;
-  const done = new Promise<void>((resolve) => {
-    const finish = (): void => {
-      resolve();
-    };
-    process.once('SIGINT', finish);
-    process.once('SIGTERM', finish);
-    if (options.duration !== undefined) setTimeout(finish, options.duration * 1000).unref();
+  const failed = new Promise<void>((resolve) => {
     swarm.on('swarm:error', ({ error }) => {
       failure = error.message;
-      finish();
+      resolve();
     });
   });
+  const ended = new Promise<void>((resolve) => {
+    if (options.duration !== undefined) setTimeout(resolve, options.duration * 1000).unref();
+  });
+  const done = Promise.race([untilSignal(), failed, ended]);
   const progress = startProgress(swarm);
   try {
     const urls = await swarm.start((up) => {
       process.stdout.write(`mpd: ${up.mpdUrl}\ntracker: ${up.trackerUrl}\n`);
     });
-    logger.info('broadcasting', { ffmpeg: urls.ffmpeg.path, source: urls.ffmpeg.source, version: urls.ffmpeg.version });
+    logger.info('broadcasting', {
+      ffmpeg: urls.ffmpeg.path,
+      source: urls.ffmpeg.source,
+      version: urls.ffmpeg.version,
+    });
     await done;
   } catch (error) {
     failure = errorMessage(error);
@@ -90,7 +110,9 @@ async function runStart(options: StartOptions): Promise<number> {
 
 function printSummary(summary: LocalSwarmSummary): void {
   const rows = summary.peers.flatMap((p) =>
-    p.report === undefined ? [] : [{ name: `${p.index} ${p.report.stats.peerId ?? ''}`.trim(), report: p.report }],
+    p.report === undefined
+      ? []
+      : [{ name: `${p.index} ${p.report.stats.peerId ?? ''}`.trim(), report: p.report }],
   );
   const f = pipelineFigures(summary);
   process.stdout.write(`\n${formatQoeTable(rows)}\n${headline(f)}\n`);
@@ -117,11 +139,17 @@ function startProgress(swarm: LocalSwarm): { stop: () => void } {
     const reports = peers.flatMap((p) => (p.alive && p.report !== undefined ? [p.report] : []));
     const playing = reports.filter((r) => r.stats.playback?.state === 'playing').length;
     const stalls = reports.reduce((n, r) => n + (r.stats.playback?.stalls ?? 0), 0);
-    const received = reports.reduce((n, r) => n + r.stats.bytesFromPeers + r.stats.bytesFromOrigin, 0);
+    const received = reports.reduce(
+      (n, r) => n + r.stats.bytesFromPeers + r.stats.bytesFromOrigin,
+      0,
+    );
     const sent = (swarm.broadcasterStats()?.bytesUploaded ?? 0) + swarm.originBytesSent();
     const offload = received > 0 ? (1 - sent / received).toFixed(2) : '-';
-    const latencies = reports.flatMap((r) => (r.stats.playback?.latencyMs == null ? [] : [r.stats.playback.latencyMs]));
-    const latency = latencies.length === 0 ? '-' : `${(Math.max(...latencies) / 1000).toFixed(1)} s`;
+    const latencies = reports.flatMap((r) =>
+      r.stats.playback?.latencyMs == null ? [] : [r.stats.playback.latencyMs],
+    );
+    const latency =
+      latencies.length === 0 ? '-' : `${(Math.max(...latencies) / 1000).toFixed(1)} s`;
     const line = `t=${Math.round((Date.now() - startedAt) / 1000)}s peers ${reports.length}/${peers.length} playing ${playing} stalls ${stalls} max latency ${latency} offload ${offload}`;
     process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
   }, 1000);

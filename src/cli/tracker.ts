@@ -14,7 +14,9 @@ interface TrackerCommandOptions {
 export function registerTrackerCommand(program: Command): void {
   program
     .command('tracker')
-    .description('run the tracker alone: the WebSocket supervisor that admits peers, arranges the tree and relays signaling')
+    .description(
+      'run the tracker alone: the WebSocket supervisor that admits peers, arranges the tree and relays signaling',
+    )
     .option('--host <ip>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'WebSocket port (0: any free port)', parsePort, 8081)
     .option('--log-level <level>', 'debug, info, warn or error', parseLogLevel, 'info')

@@ -12,10 +12,7 @@ export interface SigningKeyPair {
 }
 
 export async function generateSigningKeyPair(): Promise<SigningKeyPair> {
-  const pair = (await globalThis.crypto.subtle.generateKey(ED25519, true, [
-    'sign',
-    'verify',
-  ]));
+  const pair = await globalThis.crypto.subtle.generateKey(ED25519, true, ['sign', 'verify']);
   const raw = new Uint8Array(await globalThis.crypto.subtle.exportKey('raw', pair.publicKey));
   return { privateKey: pair.privateKey, publicKey: pair.publicKey, publicKeyRaw: raw };
 }

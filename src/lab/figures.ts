@@ -42,11 +42,23 @@ export function pipelineFigures(summary: LocalSwarmSummary): PipelineFigures {
     durationS: Math.round(summary.durationMs / 100) / 10,
     offload: received > 0 ? 1 - sentByServers / received : 0,
     offloadCeiling: peers > 0 ? 1 - 1 / peers : 0,
-    latencyP50Ms: orNull(percentile(playback.flatMap((p) => (p.latencyP50Ms === null ? [] : [p.latencyP50Ms])), 50)),
-    latencyP95Ms: orNull(Math.max(...playback.flatMap((p) => (p.latencyP95Ms === null ? [] : [p.latencyP95Ms])))),
+    latencyP50Ms: orNull(
+      percentile(
+        playback.flatMap((p) => (p.latencyP50Ms === null ? [] : [p.latencyP50Ms])),
+        50,
+      ),
+    ),
+    latencyP95Ms: orNull(
+      Math.max(...playback.flatMap((p) => (p.latencyP95Ms === null ? [] : [p.latencyP95Ms]))),
+    ),
     stalls: sum(playback.map((p) => p.stalls)),
     stalledMs: Math.round(sum(playback.map((p) => p.stalledMs))),
-    startupMsP95: orNull(percentile(playback.flatMap((p) => (p.startupMs === null ? [] : [p.startupMs])), 95)),
+    startupMsP95: orNull(
+      percentile(
+        playback.flatMap((p) => (p.startupMs === null ? [] : [p.startupMs])),
+        95,
+      ),
+    ),
     chunksPlayed: sum(playback.map((p) => p.chunksPlayed)),
     chunksMissing: sum(playback.map((p) => p.chunksSkipped)),
     cpuPerPeerPct: orNull(mean(reports.map((r) => (100 * r.cpuMs) / Math.max(1, r.wallMs)))),

@@ -20,9 +20,13 @@ export interface StopRequest {
 }
 
 export function isPeerProcessReport(value: unknown): value is PeerProcessReport {
-  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'report';
+  return (
+    typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'report'
+  );
 }
 
 export function isStopRequest(value: unknown): value is StopRequest {
-  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'stop';
+  return (
+    typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'stop'
+  );
 }

@@ -154,7 +154,10 @@ export class LocalSwarm {
     const store = new OriginStore({ clock, logger: this.#log.child('origin') });
     this.#origin = new OriginServer({ store, clock, logger: this.#log.child('origin') });
     const originUrl = await this.#origin.listen({ host: o.host, port: o.originPort });
-    this.#tracker = new TrackerServer({ logger: this.#log.child('tracker') }, { host: o.host, port: o.trackerPort });
+    this.#tracker = new TrackerServer(
+      { logger: this.#log.child('tracker') },
+      { host: o.host, port: o.trackerPort },
+    );
     const trackerUrl = await this.#tracker.listen();
     const mpdUrl = `${originUrl}/live/${o.stream}/manifest.mpd`;
     onUp?.({ mpdUrl, originUrl, trackerUrl });
@@ -212,11 +215,16 @@ export class LocalSwarm {
     const { ffmpeg } = await broadcaster.start();
     this.#urls = { mpdUrl, originUrl, trackerUrl, ffmpeg };
     for (let i = 0; i < o.peers; i++) {
-      if (this.#state !== 'running') break;
+      // stop() may have been called while we waited.
+      if (!this.#isRunning()) break;
       this.spawnPeer();
       await new Promise((resolve) => setTimeout(resolve, o.peerStartIntervalMs));
     }
     return this.#urls;
+  }
+
+  #isRunning(): boolean {
+    return this.#state === 'running';
   }
 
   /** Starts one more viewer process; returns its index. */
@@ -243,6 +251,8 @@ export class LocalSwarm {
         String(this.#o.targetLatencyMs),
         '--log-level',
         this.#o.peerLogLevel,
+        '--name',
+        String(index),
       ],
       { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
     );

@@ -25,6 +25,7 @@ export {
   MAX_DESCRIPTION_BYTES,
   MAX_INIT_HEADER_BYTES,
   MAX_INIT_UPLOAD_BYTES,
+  MIN_SECRET_CHARS,
   OriginServer,
   decodeInitUpload,
   encodeInitUpload,

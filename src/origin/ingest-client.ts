@@ -40,7 +40,8 @@ export interface OriginIngestClientOptions {
    */
   readonly maxQueuedChunks?: number;
   /**
-   * Tries per request, the first included, on network errors, timeouts, 5xx, 408 and 429.
+   * Tries per request, the first included, on network errors, timeouts and HTTP 408, 425, 429,
+   * 500, 502, 503 and 504.
    * @default INGEST_CLIENT_DEFAULTS.maxAttempts
    */
   readonly maxAttempts?: number;
@@ -117,8 +118,15 @@ export class OriginIngestClient {
     this.#maxAttempts = options.maxAttempts ?? INGEST_CLIENT_DEFAULTS.maxAttempts;
     this.#retryDelayMs = options.retryDelayMs ?? INGEST_CLIENT_DEFAULTS.retryDelayMs;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? INGEST_CLIENT_DEFAULTS.requestTimeoutMs;
-    if (!(this.#maxQueuedChunks >= 1) || !(this.#maxAttempts >= 1)) {
-      throw new TypeError('maxQueuedChunks and maxAttempts must be at least 1');
+    for (const [name, value, min] of [
+      ['maxQueuedChunks', this.#maxQueuedChunks, 1],
+      ['maxAttempts', this.#maxAttempts, 1],
+      ['retryDelayMs', this.#retryDelayMs, 0],
+      ['requestTimeoutMs', this.#requestTimeoutMs, 1],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < min) {
+        throw new TypeError(`${name} must be an integer of at least ${min}`);
+      }
     }
   }
 
@@ -274,10 +282,11 @@ export class OriginIngestClient {
         return;
       }
       const transient = failure.status === undefined || TRANSIENT_STATUSES.has(failure.status);
-      if (!transient || attempt >= this.#maxAttempts || this.#closed) throw failure;
+      if (!transient || attempt >= this.#maxAttempts) throw failure;
       this.#stats.retries++;
       this.#logger.debug('retrying', { method, path, attempt, error: failure.message });
       await this.#wait(this.#retryDelayMs * 2 ** (attempt - 1));
+      if (this.#closed) throw failure;
     }
   }
 
@@ -323,7 +332,9 @@ export class OriginIngestClient {
     }
   }
 
+  /** Sleeps on the clock; close() wakes it (and it does not sleep once closed). */
   #wait(delayMs: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = (): void => {
         this.#sleep = undefined;

@@ -9,9 +9,12 @@ import type { StreamDescription } from './store.js';
 /** Defaults of `MpdOptions` (DEFAULTS has no manifest entries yet). */
 export const MPD_DEFAULTS = {
   /**
-   * Added to the capture time of media time 0 to form availabilityStartTime. A segment reaches
-   * the origin when its last chunk is encoded, cut, signed and uploaded: measured 60-250 ms after
-   * its nominal end on this machine (synthetic 640x360 source, loopback), more under load.
+   * Added to the capture time of media time 0 to form availabilityStartTime. A segment is
+   * complete on the origin once its last chunk is encoded, cut, signed and stored: measured
+   * 30-50 ms after its nominal end with in-process ingest (640x360, test/e2e/dashjs.test.ts) and
+   * 40-60 ms with HTTP ingest on loopback (1280x720). dash.js asks for a segment the moment the
+   * MPD makes it available, so the margin also absorbs CPU contention; with -400 ms the e2e test
+   * sees a 404 for every segment.
    */
   availabilityMarginMs: 500,
   /** How far behind the live edge players start, in segments (dash.js reads it). */

@@ -59,6 +59,9 @@ export const CHUNK_CONTENT_TYPE = 'application/vnd.swarmcast.chunk';
 /** Media type of an init upload (`encodeInitUpload`). */
 export const INIT_UPLOAD_CONTENT_TYPE = 'application/vnd.swarmcast.init';
 
+/** Shortest ingest secret accepted. */
+export const MIN_SECRET_CHARS = 16;
+
 const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
 const CACHE_LONG = 'public, max-age=86400';
 const CACHE_SHORT = 'public, max-age=1';
@@ -141,8 +144,8 @@ export interface OriginServerComponents {
 
 export interface OriginServerOptions {
   /**
-   * Shared secret a remote broadcaster presents as `Authorization: Bearer <secret>`. Ingest
-   * routes answer 403 when none is configured.
+   * Shared secret a remote broadcaster presents as `Authorization: Bearer <secret>`, at least
+   * `MIN_SECRET_CHARS` long. Ingest routes answer 403 when none is configured.
    * @default undefined (ingest over HTTP disabled)
    */
   readonly ingestSecret?: string;
@@ -210,6 +213,8 @@ export class OriginServer {
   readonly #logger: Logger;
   readonly #options: OriginServerOptions;
   readonly #secretDigest: Buffer | undefined;
+  /** The MPD's UTCTiming URL. */
+  readonly #timeUrl: string;
   readonly #keys = new WeakMap<OriginStream, Promise<CryptoKey>>();
   readonly #server: Server;
   #listening: Promise<string> | undefined;
@@ -228,9 +233,20 @@ export class OriginServer {
     this.#clock = components.clock;
     this.#logger = (components.logger ?? silentLogger).child('origin');
     this.#options = options;
-    if (options.ingestSecret !== undefined && options.ingestSecret.length < 16) {
-      throw new TypeError('ingestSecret must be at least 16 characters');
+    if (options.ingestSecret !== undefined && options.ingestSecret.length < MIN_SECRET_CHARS) {
+      throw new TypeError(`ingestSecret must be at least ${MIN_SECRET_CHARS} characters`);
     }
+    for (const name of ['maxChunkUploadBytes', 'maxInitUploadBytes'] as const) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+        throw new TypeError(`${name} must be a positive integer`);
+      }
+    }
+    // new URL() throws TypeError on a bad publicUrl here rather than on every manifest.
+    this.#timeUrl =
+      options.publicUrl === undefined
+        ? '../../time'
+        : new URL('time', withSlash(options.publicUrl)).href;
     this.#secretDigest =
       options.ingestSecret === undefined ? undefined : sha256Digest(options.ingestSecret);
     this.#server = createServer((req, res) => {
@@ -263,21 +279,25 @@ export class OriginServer {
         resolve(url);
       });
     });
+    // A failed listen (port taken) may be retried.
+    this.#listening.catch(() => {
+      this.#listening = undefined;
+    });
     return this.#listening;
   }
 
   /** Stops listening and drops open connections. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= new Promise<void>((resolve) => {
-      if (!this.#server.listening) {
-        resolve();
-        return;
-      }
-      this.#server.close(() => {
-        resolve();
+    this.#closing ??= (async () => {
+      await this.#listening?.catch(() => undefined);
+      if (!this.#server.listening) return;
+      await new Promise<void>((resolve) => {
+        this.#server.close(() => {
+          resolve();
+        });
+        this.#server.closeAllConnections();
       });
-      this.#server.closeAllConnections();
-    });
+    })();
     return this.#closing;
   }
 
@@ -286,7 +306,7 @@ export class OriginServer {
     res.setHeader('Access-Control-Allow-Origin', '*');
     const method = req.method ?? 'GET';
     try {
-      const route = this.#route(new URL(req.url ?? '/', 'http://origin.invalid').pathname);
+      const route = this.#route(pathOf(req.url ?? '/'));
       const allowed: readonly string[] =
         route.kind === 'read' ? READ_METHODS : [route.method, 'OPTIONS'];
       if (method === 'OPTIONS') {
@@ -393,10 +413,7 @@ export class OriginServer {
         windowMs: this.#store.windowMs,
         bandwidthBps: bandwidth,
         nowMs: this.#clock.now(),
-        timeUrl:
-          this.#options.publicUrl === undefined
-            ? '../../time'
-            : new URL('time', withSlash(this.#options.publicUrl)).href,
+        timeUrl: this.#timeUrl,
       },
       this.#options.mpd,
     );
@@ -577,6 +594,14 @@ function ok(
   kind: ByteKind,
 ): Reply {
   return { status: 200, contentType, cacheControl, body, kind };
+}
+
+function pathOf(url: string): string {
+  try {
+    return new URL(url, 'http://origin.invalid').pathname;
+  } catch {
+    throw new HttpError(400, 'invalid-argument', 'unparsable request URL');
+  }
 }
 
 function notFound(path: string): HttpError {

@@ -152,6 +152,8 @@ export class PeerCore {
   readonly #pending = new Map<number, PendingRequest>();
   readonly #originInFlight = new Map<number, AbortController>();
   readonly #originLastTry = new Map<number, number>();
+  /** Chunks received whole and being verified. */
+  readonly #verifying = new Set<number>();
   /** Holders that answered ABSENT or timed out, per seq, so the next try goes elsewhere. */
   readonly #triedHolders = new Map<number, Set<string>>();
   #store: ChunkStore;
@@ -317,6 +319,11 @@ export class PeerCore {
     if (this.#state !== 'started') return;
     switch (message.type) {
       case 'welcome':
+        if (message.version !== TRACKER_PROTOCOL_VERSION) {
+          this.#log.error('tracker speaks another protocol version', { version: message.version });
+          this.#tracker?.close();
+          return;
+        }
         this.#peerId = message.peerId;
         this.#log.info('connected to tracker', { peerId: message.peerId });
         this.#stopHeartbeat?.();
@@ -521,6 +528,12 @@ export class PeerCore {
             `HELLO for another stream ${frame.hello.stream}`,
           );
         }
+        if (frame.hello.peerId !== state.remoteId) {
+          throw new SwarmcastError(
+            'malformed-frame',
+            'HELLO from a peer other than the one signaled',
+          );
+        }
         state.greeted = true;
         return;
       case FrameType.Have:
@@ -578,6 +591,7 @@ export class PeerCore {
       this.#log.debug('dropping a chunk received before the stream key', { seq: chunk.seq });
       return;
     }
+    this.#verifying.add(chunk.seq);
     try {
       await verifyChunk(this.#info.stream, key, chunk);
     } catch (error) {
@@ -587,6 +601,8 @@ export class PeerCore {
       this.#events.emit('chunk:rejected', { seq: chunk.seq, from, reason });
       if (source === 'peer') this.#links.get(from)?.link.close();
       return;
+    } finally {
+      this.#verifying.delete(chunk.seq);
     }
     if (this.#state !== 'started') return;
     if (this.#store.has(chunk.seq)) {
@@ -611,6 +627,10 @@ export class PeerCore {
   }
 
   #send(state: PeerLinkState, chunk: Chunk, requestId: number): void {
+    if (!state.hasRoomFor(chunk.byteLength)) {
+      this.#log.debug('send queue full; not sending', { remoteId: state.remoteId, seq: chunk.seq });
+      return;
+    }
     state.remoteHas.add(chunk.seq);
     state.enqueue(chunkFrames(requestId, chunk, chunk.bytes), this.#o.linkHighWaterBytes);
   }
@@ -651,13 +671,22 @@ export class PeerCore {
       last = from;
     }
     for (let seq = from; seq <= last; seq++) {
-      if (this.#store.has(seq) || this.#originInFlight.has(seq) || this.#beingReceived(seq))
+      if (
+        this.#store.has(seq) ||
+        this.#verifying.has(seq) ||
+        this.#originInFlight.has(seq) ||
+        this.#beingReceived(seq)
+      ) {
         continue;
+      }
+      // A neighbour that holds the chunk is asked first; the origin when none does and the
+      // playhead is within the margin, or when the neighbour has used up half of it.
+      if (!this.#requested(seq)) this.#requestFromNeighbour(seq);
       const due = playback.dueTime(seq, now);
-      if (due !== null && due - now <= this.#o.originFallbackMarginMs) {
+      const left = due === null ? Infinity : due - now;
+      const margin = this.#o.originFallbackMarginMs;
+      if (left <= margin && (!this.#requested(seq) || left <= margin / 2)) {
         this.#fetchFromOrigin(seq, now);
-      } else if (!this.#requested(seq)) {
-        this.#requestFromNeighbour(seq);
       }
     }
   }
@@ -693,13 +722,11 @@ export class PeerCore {
   #requestFromNeighbour(seq: number): void {
     if (this.#pending.size >= MAX_PEER_REQUESTS) return;
     const tried = this.#triedHolders.get(seq);
-    let holder: PeerLinkState | undefined;
-    for (const state of this.#links.values()) {
-      if (state.greeted && state.remoteHas.has(seq) && tried?.has(state.remoteId) !== true) {
-        holder = state;
-        break;
-      }
-    }
+    const holders = [...this.#links.values()].filter(
+      (state) => state.greeted && state.remoteHas.has(seq) && tried?.has(state.remoteId) !== true,
+    );
+    // A random holder spreads repair requests over the neighbours that can answer.
+    const holder = holders[this.#c.random.int(holders.length)];
     if (holder === undefined) return;
     const requestId = this.#nextRequestId++;
     const remoteId = holder.remoteId;
@@ -736,6 +763,12 @@ export class PeerCore {
     if (origin === undefined || info === undefined) return;
     if (now - (this.#originLastTry.get(seq) ?? -Infinity) < ORIGIN_RETRY_MS) return;
     this.#originLastTry.set(seq, now);
+    this.#log.debug('fetching from the origin', {
+      seq,
+      dueInMs: (this.#playback?.dueTime(seq, now) ?? now) - now,
+      newest: this.#store.newestSeq,
+      requested: this.#requested(seq),
+    });
     const controller = new AbortController();
     this.#originInFlight.set(seq, controller);
     origin.fetchChunk(info.stream, seq, controller.signal).then(

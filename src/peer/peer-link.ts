@@ -2,6 +2,17 @@ import { ProtocolError } from '../common/errors.js';
 import type { ChunkMeta } from '../protocol/chunk.js';
 import type { Link } from '../transport/types.js';
 
+/**
+ * Most chunks a link may have announced and not finished: chunks are sent whole, one after the
+ * other, so an honest peer has one open at a time; a few more absorb nothing but abuse.
+ */
+export const MAX_CHUNKS_IN_FLIGHT = 4;
+/**
+ * Most bytes waiting in a link's send queue. A child that cannot keep up gets no more pushes
+ * until it drains; what it misses it pulls from others or from the origin.
+ */
+export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+
 /** A chunk being received on a link: its signed metadata and the bytes so far. */
 interface Assembly {
   readonly meta: ChunkMeta;
@@ -32,6 +43,7 @@ export class PeerLinkState {
   readonly #assemblies = new Map<number, Assembly>();
   readonly #queue: Uint8Array[] = [];
   #queueHead = 0;
+  #queuedBytes = 0;
 
   constructor(link: Link) {
     this.link = link;
@@ -50,6 +62,12 @@ export class PeerLinkState {
   beginChunk(meta: ChunkMeta, requestId: number): void {
     if (this.#assemblies.has(meta.seq)) {
       throw new ProtocolError('malformed-frame', `chunk ${meta.seq} announced twice`);
+    }
+    if (this.#assemblies.size >= MAX_CHUNKS_IN_FLIGHT) {
+      throw new ProtocolError(
+        'malformed-frame',
+        `more than ${MAX_CHUNKS_IN_FLIGHT} chunks open at once`,
+      );
     }
     this.#assemblies.set(meta.seq, {
       meta,
@@ -77,16 +95,16 @@ export class PeerLinkState {
 
   /** Queues frames and sends as many as the channel takes below `highWaterBytes`. */
   enqueue(frames: readonly Uint8Array[], highWaterBytes: number): void {
-    this.#queue.push(...frames);
+    for (const frame of frames) {
+      this.#queue.push(frame);
+      this.#queuedBytes += frame.byteLength;
+    }
     this.pump(highWaterBytes);
   }
 
-  /** Bytes queued here and not yet handed to the channel. */
-  get queuedBytes(): number {
-    let total = 0;
-    for (let i = this.#queueHead; i < this.#queue.length; i++)
-      total += this.#queue[i]?.byteLength ?? 0;
-    return total;
+  /** Whether the send queue has room for `bytes` more. */
+  hasRoomFor(bytes: number): boolean {
+    return this.#queuedBytes + bytes <= MAX_QUEUED_BYTES;
   }
 
   /** Sends queued frames while the channel's buffer is below `highWaterBytes`. */
@@ -95,6 +113,7 @@ export class PeerLinkState {
       const frame = this.#queue[this.#queueHead++];
       if (frame === undefined) break;
       this.link.send(frame);
+      this.#queuedBytes -= frame.byteLength;
       this.bytesOut += frame.byteLength;
     }
     if (this.#queueHead === this.#queue.length) {

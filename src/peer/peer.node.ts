@@ -21,7 +21,10 @@ export interface NodePeerOptions extends Partial<Omit<PeerOptions, 'stream'>> {
 export function createNodePeer(components: { logger: Logger }, options: NodePeerOptions): PeerCore {
   const { logger } = components;
   const role = options.role ?? 'viewer';
-  const origin = options.originUrl === undefined ? undefined : new HttpOriginClient(options.originUrl);
+  const origin =
+    options.originUrl === undefined
+      ? undefined
+      : new HttpOriginClient({ logger }, { originUrl: options.originUrl });
   if (role === 'viewer' && origin === undefined) {
     throw new TypeError('a viewer needs the origin URL');
   }
@@ -31,7 +34,10 @@ export function createNodePeer(components: { logger: Logger }, options: NodePeer
       random: new CryptoRandom(),
       logger,
       transport: rtcTransportFactory({ logger: logger.child('rtc') }, options.rtc ?? {}),
-      tracker: wsTrackerConnectionFactory({ logger: logger.child('tracker') }, { url: options.trackerUrl }),
+      tracker: wsTrackerConnectionFactory(
+        { logger: logger.child('tracker') },
+        { url: options.trackerUrl },
+      ),
       ...(origin === undefined ? {} : { origin }),
     },
     { ...PEER_DEFAULTS, ...options, role },

@@ -39,11 +39,14 @@ export type PlaybackState = 'idle' | 'buffering' | 'playing' | 'stalled';
 /** What a viewer experienced, from the model's creation. */
 export interface PlaybackReport {
   readonly state: PlaybackState;
-  /** Time from creation to the first frame played; null until then. */
+  /** Time from creation to the first chunk played; null until then. */
   readonly startupMs: number | null;
   /** Stalls after startup (the playhead reached a chunk that was not there). */
   readonly stalls: number;
-  /** Total time stalled after startup, including a stall still in progress. */
+  /**
+   * Total time stalled after startup, including a stall still in progress and the rebuffering
+   * after a jump back to live.
+   */
   readonly stalledMs: number;
   readonly chunksPlayed: number;
   /** Chunks the playhead skipped after a long stall: never played. */
@@ -71,7 +74,8 @@ export class PlaybackModel {
   #startupMs: number | null = null;
   #stalls = 0;
   #stalledMs = 0;
-  #stallStartedAt = 0;
+  /** Start of the stall in progress (through a jump's rebuffering); null when none. */
+  #stallStartedAt: number | null = null;
   #played = 0;
   #skipped = 0;
   #latencyMs: number | null = null;
@@ -129,7 +133,7 @@ export class PlaybackModel {
         if (this.#readyAt === null && this.#bufferedFrom(this.#seq)) this.#readyAt = nowMs;
         if (this.#readyAt === null || nowMs < this.#at) return;
         const startAt = Math.max(this.#at, this.#readyAt);
-        this.#startupMs = startAt - this.#createdAt;
+        this.#startupMs ??= startAt - this.#createdAt;
         this.#begin(this.#seq, startAt);
         continue;
       }
@@ -149,12 +153,10 @@ export class PlaybackModel {
       }
       if (this.#state === 'stalled') {
         if (this.#available.has(this.#seq)) {
-          this.#stalledMs += nowMs - this.#stallStartedAt;
           this.#begin(this.#seq, nowMs);
           continue;
         }
-        if (nowMs - this.#stallStartedAt >= this.#options.liveJumpAfterStallMs) {
-          this.#stalledMs += nowMs - this.#stallStartedAt;
+        if (nowMs - (this.#stallStartedAt ?? nowMs) >= this.#options.liveJumpAfterStallMs) {
           const from = this.#seq;
           this.#chooseStart(nowMs);
           this.#skipped += Math.max(0, this.#seq - from);
@@ -166,7 +168,7 @@ export class PlaybackModel {
   }
 
   report(nowMs: number): PlaybackReport {
-    const ongoing = this.#state === 'stalled' ? nowMs - this.#stallStartedAt : 0;
+    const ongoing = this.#stallStartedAt === null ? 0 : nowMs - this.#stallStartedAt;
     return {
       state: this.#state,
       startupMs: this.#startupMs,
@@ -184,6 +186,10 @@ export class PlaybackModel {
   #begin(seq: number, at: number): void {
     const chunk = this.#available.get(seq);
     if (chunk === undefined) return;
+    if (this.#stallStartedAt !== null) {
+      this.#stalledMs += at - this.#stallStartedAt;
+      this.#stallStartedAt = null;
+    }
     this.#state = 'playing';
     this.#seq = seq;
     this.#at = at;

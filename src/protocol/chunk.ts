@@ -13,8 +13,8 @@ export const STREAM_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
  * What identifies and authenticates one chunk. `seq` counts chunks from 0 over the whole
- * stream; `segment`/`index` place it in its DASH media segment. The broadcaster signs
- * (stream, rendition, seq, segment, index, digest) — see `chunkSigningPayload`.
+ * stream; `segment`/`index` place it in its DASH media segment. The broadcaster signs the
+ * stream id and all of this but the signature itself — see `chunkSigningPayload`.
  */
 export interface ChunkMeta {
   readonly rendition: number;
@@ -112,21 +112,26 @@ export function decodeChunk(bytes: Uint8Array): Chunk {
   return { ...meta, bytes: bytes.slice(CHUNK_META_BYTES) };
 }
 
-/** The bytes the broadcaster signs for a chunk. Domain-separated and length-prefixed. */
+const SIGNING_PREFIX = new TextEncoder().encode('swarmcast/chunk/v1');
+
+/**
+ * The bytes the broadcaster signs for a chunk: a domain prefix, the length-prefixed stream id,
+ * then the chunk's metadata as `encodeChunkMeta` lays it out, without the signature. Everything
+ * a peer acts on (position, timing, length, digest) is covered.
+ */
 export function chunkSigningPayload(stream: string, meta: ChunkMeta): Uint8Array {
   const streamBytes = new TextEncoder().encode(stream);
-  const prefix = new TextEncoder().encode('swarmcast/chunk/v1');
-  const out = new Uint8Array(prefix.byteLength + 1 + streamBytes.byteLength + 11 + DIGEST_BYTES);
-  out.set(prefix, 0);
-  let o = prefix.byteLength;
+  const signedMetaBytes = CHUNK_META_BYTES - SIGNATURE_BYTES;
+  const out = new Uint8Array(
+    SIGNING_PREFIX.byteLength + 1 + streamBytes.byteLength + signedMetaBytes,
+  );
+  out.set(SIGNING_PREFIX, 0);
+  let o = SIGNING_PREFIX.byteLength;
   out[o++] = streamBytes.byteLength;
   out.set(streamBytes, o);
   o += streamBytes.byteLength;
-  const view = new DataView(out.buffer, o, 11);
-  view.setUint8(0, meta.rendition);
-  view.setUint32(1, meta.seq);
-  view.setUint32(5, meta.segment);
-  view.setUint16(9, meta.index);
-  out.set(meta.digest, o + 11);
+  const meta64 = new Uint8Array(CHUNK_META_BYTES);
+  writeChunkMeta(meta64, 0, { ...meta, signature: new Uint8Array(SIGNATURE_BYTES) });
+  out.set(meta64.subarray(0, signedMetaBytes), o);
   return out;
 }

@@ -145,7 +145,7 @@ function decode<T>(text: string, schema: z.ZodType<T>, knownTypes: ReadonlySet<s
   if (typeof value !== 'object' || value === null || !('type' in value)) {
     throw new ProtocolError('malformed-message', 'message has no type');
   }
-  const type = (value).type;
+  const type = value.type;
   if (typeof type !== 'string' || !knownTypes.has(type)) {
     throw new ProtocolError('unknown-message-type', `unknown message type ${JSON.stringify(type)}`);
   }

@@ -14,10 +14,7 @@ import {
 } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { CryptoRandom, type Random } from '../common/random.js';
-import {
-  decodeClientMessage,
-  encodeMessage,
-} from '../protocol/tracker.js';
+import { decodeClientMessage, encodeMessage } from '../protocol/tracker.js';
 import { TrackerCore, type TrackerOptions } from './core/tracker-core.js';
 
 /**

@@ -289,30 +289,17 @@ describe('Broadcaster stall detection', () => {
   it(
     'reports a source that stops sending mid-stream when the stall timeout passes',
     async () => {
-      // 3 s of NUT (ffmpeg's own container), sent at once over loopback TCP; then the connection stays open, silent.
+      // 3 s of NUT (ffmpeg's own container), sent at once over loopback TCP; then the
+      // connection stays open, silent.
+      const lavfi = ['-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=30', '-t', '3'];
+      const encode = ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-f', 'nut'];
       const media = await runFfmpeg([
-        ...[
-          '-hide_banner',
-          '-loglevel',
-          'error',
-          '-f',
-          'lavfi',
-          '-i',
-          'testsrc2=size=160x90:rate=30',
-        ],
-        ...[
-          '-t',
-          '3',
-          '-c:v',
-          'libx264',
-          '-preset',
-          'ultrafast',
-          '-g',
-          '30',
-          '-f',
-          'mpegts',
-          'pipe:1',
-        ],
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        ...lavfi,
+        ...encode,
+        '-',
       ]);
       const sockets = new Set<Socket>();
       const server = createServer((socket) => {

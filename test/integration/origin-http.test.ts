@@ -101,6 +101,33 @@ describe('OriginServer read routes', () => {
     expect(() => server.listen()).toThrow(expect.objectContaining({ code: 'invalid-state' }));
   });
 
+  it('server.listen() rejects when the port is taken and can be called again', async () => {
+    const first = await startOrigin();
+    const clock = new ManualClock();
+    const server = new OriginServer({ store: new OriginStore({ clock }), clock });
+    cleanups.push(() => server.close());
+    const port = Number(new URL(first.url).port);
+    await expect(server.listen({ port })).rejects.toThrow(/EADDRINUSE/);
+    await expect(server.listen()).resolves.toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('server.close() during listen() leaves nothing listening', async () => {
+    const clock = new ManualClock();
+    const server = new OriginServer({ store: new OriginStore({ clock }), clock });
+    const listening = server.listen();
+    await server.close();
+    const url = await listening;
+    await expect(fetch(`${url}/time`)).rejects.toThrow();
+  });
+
+  it('new OriginServer() refuses a short secret, a bad size limit and a bad publicUrl', () => {
+    const clock = new ManualClock();
+    const store = new OriginStore({ clock });
+    expect(() => new OriginServer({ store, clock }, { ingestSecret: 'short' })).toThrow(TypeError);
+    expect(() => new OriginServer({ store, clock }, { maxChunkUploadBytes: 0 })).toThrow(TypeError);
+    expect(() => new OriginServer({ store, clock }, { publicUrl: 'not a url' })).toThrow(TypeError);
+  });
+
   it('GET /time answers the ISO time of the origin clock, uncached, with CORS', async () => {
     const { url, clock } = await startOrigin();
     const response = await fetch(`${url}/time`);
@@ -495,6 +522,51 @@ describe('OriginIngestClient', () => {
     await client.flush();
     expect(requests).toBe(3);
     expect(client.stats.retries).toBe(2);
+  });
+
+  it('client.close() during a retry backoff sends nothing more', async () => {
+    let requests = 0;
+    const url = await startStub((req, res) => {
+      requests++;
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(503).end();
+      });
+    });
+    const signed = await signedStream('live', 0);
+    const client = new OriginIngestClient(
+      { clock: new SystemClock() },
+      { originUrl: url, secret: SECRET, retryDelayMs: 10_000 },
+    );
+    client.publishStream(signed.description);
+    await expect.poll(() => client.stats.retries, { timeout: 5000 }).toBe(1);
+    client.close();
+    await client.flush();
+    expect(requests).toBe(1);
+  });
+
+  it('client gives up on a request unanswered within requestTimeoutMs, after maxAttempts', async () => {
+    let requests = 0;
+    const url = await startStub((req) => {
+      requests++;
+      req.resume(); // never answers
+    });
+    const signed = await signedStream('live', 1);
+    const client = new OriginIngestClient(
+      { clock: new SystemClock() },
+      { originUrl: url, secret: SECRET, requestTimeoutMs: 100, maxAttempts: 2, retryDelayMs: 0 },
+    );
+    cleanups.push(() => {
+      client.close();
+    });
+    const errors: string[] = [];
+    client.on('error', ({ error }) => errors.push(`${error.code}: ${error.message}`));
+    client.publishStream(signed.description);
+    await client.flush();
+    expect(requests).toBe(2);
+    expect(errors).toEqual([
+      expect.stringMatching(/^origin-unavailable: .*no answer within 100 ms/),
+    ]);
   });
 
   it('client drops the oldest chunks, with their segment, when its queue overflows', async () => {

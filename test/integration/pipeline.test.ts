@@ -32,7 +32,10 @@ describe('the live pipeline over real WebRTC', () => {
   it('delivers every chunk to 4 peers, verified, with byte counters that match', async () => {
     swarm = new LocalSwarm({ logger: silentLogger }, { ...SMALL, peers: 4 });
     await swarm.start();
-    await waitFor(() => swarm?.peers().every((p) => p.report?.stats.playback?.state === 'playing') ?? false, 20_000);
+    await waitFor(
+      () => swarm?.peers().every((p) => p.report?.stats.playback?.state === 'playing') ?? false,
+      20_000,
+    );
     await sleep(20_000);
 
     const playing = swarm.peers().map(reportOf);
@@ -61,7 +64,8 @@ describe('the live pipeline over real WebRTC', () => {
     await swarm.stopBroadcaster();
     await sleep(2500);
     const quiet = swarm.peers().map(reportOf);
-    const uploaded = sum(quiet.map((r) => r.stats.bytesUploaded)) + (swarm.broadcasterStats()?.bytesUploaded ?? 0);
+    const uploaded =
+      sum(quiet.map((r) => r.stats.bytesUploaded)) + (swarm.broadcasterStats()?.bytesUploaded ?? 0);
     const received = sum(quiet.map((r) => r.stats.bytesFromPeers));
     expect(uploaded).toBeGreaterThan(4 * 20 * 50_000);
     expect(received).toBe(uploaded);
@@ -71,7 +75,10 @@ describe('the live pipeline over real WebRTC', () => {
     swarm = new LocalSwarm({ logger: silentLogger }, { ...SMALL, peers: 4 });
     await swarm.start();
     const s = swarm;
-    await waitFor(() => s.peers().every((p) => p.report?.stats.playback?.state === 'playing'), 20_000);
+    await waitFor(
+      () => s.peers().every((p) => p.report?.stats.playback?.state === 'playing'),
+      20_000,
+    );
     await sleep(3000);
     // The tree by arrival: broadcaster → one peer → its two children → ... Kill a peer with children.
     const stream = s.snapshot()?.streams[0];
@@ -82,7 +89,13 @@ describe('the live pipeline over real WebRTC', () => {
     const victimView = s.peers().find((p) => p.report?.stats.peerId === victim?.id);
     expect(victimView).toBeDefined();
     const playedBefore = new Map(
-      s.peers().flatMap((p) => (p.report === undefined ? [] : [[p.report.stats.peerId, p.report.stats.playback?.chunksPlayed ?? 0] as const])),
+      s
+        .peers()
+        .flatMap((p) =>
+          p.report === undefined
+            ? []
+            : [[p.report.stats.peerId, p.report.stats.playback?.chunksPlayed ?? 0] as const],
+        ),
     );
     s.killPeer(victimView?.index ?? -1);
 
@@ -98,7 +111,9 @@ describe('the live pipeline over real WebRTC', () => {
       expect(playback?.chunksSkipped).toBe(0);
       expect(playback?.state).toBe('playing');
       // 8 s of 0.5 s chunks went by: they kept playing.
-      expect((playback?.chunksPlayed ?? 0) - (playedBefore.get(orphan) ?? 0)).toBeGreaterThanOrEqual(14);
+      expect(
+        (playback?.chunksPlayed ?? 0) - (playedBefore.get(orphan) ?? 0),
+      ).toBeGreaterThanOrEqual(14);
     }
     expect(after?.nodes.some((n) => n.id === victim?.id)).toBe(false);
   }, 90_000);

@@ -1,0 +1,141 @@
+import type { Command } from 'commander';
+import { Broadcaster } from '../broadcaster/broadcaster.js';
+import { SystemClock } from '../common/clock.js';
+import { DEFAULTS } from '../common/defaults.js';
+import { errorMessage } from '../common/errors.js';
+import type { LogLevel } from '../common/logger.js';
+import { generateSigningKeyPair } from '../crypto/keys.js';
+import { OriginIngestClient } from '../origin/ingest-client.js';
+import { createNodePeer } from '../peer/peer.node.js';
+import { parseLogLevel, stderrLogger } from './log.js';
+import { parseHttpUrl, parsePositiveInt, parseStreamId, parseWsUrl } from './options.js';
+import { untilSignal } from './signals.js';
+
+interface BroadcastCommandOptions {
+  tracker: string;
+  origin: string;
+  ingestSecret?: string;
+  stream: string;
+  source: string;
+  bindAddress?: string;
+  width: number;
+  height: number;
+  fps: number;
+  videoKbps: number;
+  logLevel: LogLevel;
+}
+
+export function registerBroadcastCommand(program: Command): void {
+  program
+    .command('broadcast')
+    .description(
+      'run the broadcaster alone: encode a source with ffmpeg, sign its chunks, publish them to a remote origin and push them into the overlay',
+    )
+    .requiredOption('--tracker <url>', 'tracker WebSocket URL (ws://host:port)', parseWsUrl)
+    .requiredOption('--origin <url>', 'origin base URL (http://host:port)', parseHttpUrl)
+    .option('--ingest-secret <secret>', "the origin's ingest secret (env SWARMCAST_INGEST_SECRET)")
+    .option('--stream <id>', 'stream id', parseStreamId, DEFAULTS.streamId)
+    .option(
+      '--source <source>',
+      "'synthetic', a media file (looped) or an ffmpeg input URL",
+      'synthetic',
+    )
+    .option('--bind-address <ip>', 'local address for WebRTC (127.0.0.1 keeps it on loopback)')
+    .option('--width <px>', 'picture width', parsePositiveInt, DEFAULTS.synthetic.width)
+    .option('--height <px>', 'picture height', parsePositiveInt, DEFAULTS.synthetic.height)
+    .option('--fps <n>', 'frames per second', parsePositiveInt, DEFAULTS.synthetic.fps)
+    .option('--video-kbps <n>', 'video bitrate', parsePositiveInt, DEFAULTS.synthetic.videoKbps)
+    .option('--log-level <level>', 'debug, info, warn or error', parseLogLevel, 'info')
+    .action(async (options: BroadcastCommandOptions) => {
+      process.exitCode = await runBroadcast(options);
+    });
+}
+
+async function runBroadcast(options: BroadcastCommandOptions): Promise<number> {
+  const logger = stderrLogger('swarmcast:broadcast', options.logLevel);
+  const secret = options.ingestSecret ?? process.env.SWARMCAST_INGEST_SECRET;
+  if (secret === undefined) {
+    logger.error(
+      'the origin needs its ingest secret: pass --ingest-secret or set SWARMCAST_INGEST_SECRET',
+    );
+    return 2;
+  }
+  const clock = new SystemClock();
+  const keys = await generateSigningKeyPair();
+  const broadcaster = new Broadcaster(
+    { clock, logger: logger.child('ffmpeg') },
+    {
+      stream: options.stream,
+      source: options.source,
+      keys,
+      width: options.width,
+      height: options.height,
+      fps: options.fps,
+      videoKbps: options.videoKbps,
+    },
+  );
+  const info = {
+    stream: options.stream,
+    publicKey: broadcaster.publicKey,
+    chunkDurationMs: DEFAULTS.chunkDurationMs,
+    segmentDurationMs: DEFAULTS.segmentDurationMs,
+    originUrl: options.origin,
+  };
+  const ingest = new OriginIngestClient({ clock, logger }, { originUrl: options.origin, secret });
+  ingest.publishStream({
+    stream: info.stream,
+    publicKey: info.publicKey,
+    chunkDurationMs: info.chunkDurationMs,
+    segmentDurationMs: info.segmentDurationMs,
+  });
+  const root = createNodePeer(
+    { logger: logger.child('root') },
+    {
+      stream: options.stream,
+      role: 'broadcaster',
+      info,
+      trackerUrl: options.tracker,
+      rtc: options.bindAddress === undefined ? {} : { bindAddress: options.bindAddress },
+    },
+  );
+  let failure: string | undefined;
+  const failed = new Promise<void>((resolve) => {
+    broadcaster.on('error', ({ error }) => {
+      failure = error.message;
+      resolve();
+    });
+    ingest.on('error', ({ error }) => {
+      failure = `origin: ${error.message}`;
+      resolve();
+    });
+  });
+  broadcaster.on('init', ({ init }) => {
+    ingest.publishInit(init);
+  });
+  broadcaster.on('chunk', ({ chunk }) => {
+    ingest.publishChunk(chunk);
+    root.publish(chunk);
+  });
+  root.start();
+  try {
+    const { ffmpeg } = await broadcaster.start();
+    logger.info('broadcasting', {
+      ffmpeg: ffmpeg.path,
+      source: ffmpeg.source,
+      version: ffmpeg.version,
+    });
+    process.stdout.write(`mpd: ${options.origin}/live/${options.stream}/manifest.mpd\n`);
+    await Promise.race([untilSignal(), failed]);
+  } catch (error) {
+    failure = errorMessage(error);
+  }
+  await broadcaster.stop();
+  await ingest.flush();
+  ingest.close();
+  root.stop();
+  if (failure !== undefined) {
+    logger.error(failure);
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,222 @@
+/**
+ * Stock dash.js in the system Chromium plays the origin's live stream, fed by a real broadcaster
+ * (ffmpeg, synthetic source): the muxed H.264+AAC representation plays, time advances, and no
+ * media segment is asked for before it is on the origin.
+ */
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Broadcaster } from '../../src/broadcaster/broadcaster.js';
+import { concatBytes } from '../../src/common/bytes.js';
+import { SystemClock } from '../../src/common/clock.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { generateSigningKeyPair } from '../../src/crypto/keys.js';
+import { availabilityStartTimeMs } from '../../src/origin/mpd.js';
+import { OriginServer } from '../../src/origin/server.js';
+import { OriginStore } from '../../src/origin/store.js';
+import { launchChromium } from '../helpers/chromium.js';
+
+const execFileAsync = promisify(execFile);
+const DASH_JS = new URL(
+  '../../node_modules/dashjs/dist/modern/umd/dash.all.min.js',
+  import.meta.url,
+);
+const STREAM = 'live';
+const SEGMENT_MS = 2000;
+const PLAY_SECONDS = 10;
+
+const PAGE = `<!doctype html>
+<html><body>
+<video id="video" muted playsinline></video>
+<script src="/dash.all.min.js"></script>
+<script>
+  const state = { errors: [] };
+  window.state = state;
+  const video = document.getElementById('video');
+  video.addEventListener('error', () => state.errors.push('video: ' + (video.error && video.error.message)));
+  const player = dashjs.MediaPlayer().create();
+  player.updateSettings({ debug: { logLevel: dashjs.Debug.LOG_LEVEL_NONE } });
+  player.on(dashjs.MediaPlayer.events.ERROR, (e) => state.errors.push(JSON.stringify(e.error || e)));
+  player.on(dashjs.MediaPlayer.events.PLAYBACK_ERROR, (e) => state.errors.push('playback: ' + JSON.stringify(e.error || e)));
+  player.initialize(video, new URLSearchParams(location.search).get('mpd'), true);
+  window.player = player;
+</script>
+</body></html>`;
+
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A test-only server for the page and dash.js, on another port than the origin (so CORS is real). */
+async function startPageServer(): Promise<string> {
+  const dashJs = await readFile(DASH_JS);
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/dash.all.min.js')
+      res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(dashJs);
+    else if (req.url?.startsWith('/?') === true)
+      res.writeHead(200, { 'Content-Type': 'text/html' }).end(PAGE);
+    else res.writeHead(404).end();
+  });
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  check: () => boolean | Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('origin + dash.js', () => {
+  it(
+    'stock dash.js in Chromium plays the live MPD of a real broadcast with no error and no 404',
+    { timeout: 120_000 },
+    async () => {
+      const clock = new SystemClock();
+      const keys = await generateSigningKeyPair();
+      const broadcaster = new Broadcaster(
+        { logger: silentLogger, clock },
+        {
+          stream: STREAM,
+          source: 'synthetic',
+          keys,
+          width: 640,
+          height: 360,
+          fps: 30,
+          videoKbps: 600,
+          segmentDurationMs: SEGMENT_MS,
+        },
+      );
+      const store = new OriginStore({ clock });
+      const stream = store.createStream({
+        stream: STREAM,
+        publicKey: broadcaster.publicKey,
+        chunkDurationMs: 500,
+        segmentDurationMs: SEGMENT_MS,
+      });
+      // When each segment became servable, to compare with when the MPD says it is available.
+      const completedAt = new Map<number, number>();
+      broadcaster.on('init', ({ init }) => {
+        stream.setInit(init);
+      });
+      broadcaster.on('chunk', ({ chunk }) => {
+        stream.addChunk(chunk);
+        const edge = stream.liveEdge?.lastCompleteSegment;
+        if (edge !== null && edge !== undefined && !completedAt.has(edge))
+          completedAt.set(edge, clock.now());
+      });
+      const broadcastErrors: string[] = [];
+      broadcaster.on('error', ({ error }) => broadcastErrors.push(error.message));
+      cleanups.push(() => broadcaster.stop());
+
+      const origin = new OriginServer({ store, clock });
+      cleanups.push(() => origin.close());
+      const originUrl = await origin.listen();
+      const pageUrl = await startPageServer();
+      await broadcaster.start();
+      await waitFor('the first complete segment', 30_000, () => completedAt.size > 0);
+
+      const chromium = await launchChromium();
+      cleanups.push(() => chromium.close());
+      const page = await chromium.newPage();
+      const failures: string[] = [];
+      let segmentBytesSeen = 0;
+      page.on('response', (response) => {
+        if (!response.url().startsWith(originUrl)) return;
+        if (response.status() >= 400) failures.push(`${response.status()} ${response.url()}`);
+        else if (response.url().endsWith('.m4s'))
+          segmentBytesSeen += Number(response.headers()['content-length']);
+      });
+      page.on('requestfailed', (request) => failures.push(`failed ${request.url()}`));
+      const mpdUrl = `${originUrl}/live/${STREAM}/manifest.mpd`;
+      await page.goto(`${pageUrl}/?mpd=${encodeURIComponent(mpdUrl)}`);
+
+      const playback = (): Promise<{ currentTime: number; errors: string[]; latency: number }> =>
+        page.evaluate(() => {
+          const w = window as unknown as {
+            state: { errors: string[] };
+            player: { getCurrentLiveLatency(): number };
+          };
+          const video = document.querySelector('video');
+          return {
+            currentTime: video?.currentTime ?? 0,
+            errors: w.state.errors,
+            latency: w.player.getCurrentLiveLatency(),
+          };
+        });
+      let startTime: number | undefined;
+      await waitFor(`${PLAY_SECONDS} s of playback`, 60_000, async () => {
+        const state = await playback();
+        if (state.errors.length > 0 || broadcastErrors.length > 0) return true;
+        if (state.currentTime > 0) startTime ??= state.currentTime;
+        return startTime !== undefined && state.currentTime - startTime >= PLAY_SECONDS;
+      });
+      const state = await playback();
+      expect(broadcastErrors).toEqual([]);
+      expect(state.errors).toEqual([]);
+      expect(state.currentTime - (startTime ?? 0)).toBeGreaterThanOrEqual(PLAY_SECONDS);
+      // Players never asked for anything the origin did not have.
+      expect(failures).toEqual([]);
+      expect(origin.stats.segmentBytes).toBe(segmentBytesSeen);
+
+      // Every segment was on the origin before the MPD made it available.
+      const zero = stream.mediaZeroTimeMs ?? Number.NaN;
+      const slackMs = [...completedAt].map(
+        ([n, at]) => availabilityStartTimeMs(zero) + (n + 1) * SEGMENT_MS - at,
+      );
+      expect(Math.min(...slackMs)).toBeGreaterThan(0);
+      console.info(
+        `dash.js: live latency ${state.latency.toFixed(2)} s; segment slack before availability ` +
+          `min ${Math.min(...slackMs)} ms, max ${Math.max(...slackMs)} ms over ${slackMs.length} segments`,
+      );
+
+      // ffprobe reads one media segment (init + segment) as H.264 + AAC.
+      const init = stream.getInit();
+      const segment = stream.getSegment(stream.liveEdge?.lastCompleteSegment ?? 0);
+      expect(init).toBeDefined();
+      expect(segment).toBeDefined();
+      const dir = await mkdtemp(join(tmpdir(), 'swarmcast-origin-'));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      const file = join(dir, 'segment.mp4');
+      await writeFile(
+        file,
+        concatBytes([init?.bytes ?? new Uint8Array(), segment ?? new Uint8Array()]),
+      );
+      const { stdout } = await execFileAsync(
+        'ffprobe',
+        ['-v', 'error', '-show_entries', 'stream=codec_name,codec_type', '-of', 'json', file],
+        { timeout: 15_000 },
+      );
+      const streams = (
+        JSON.parse(stdout) as { streams: { codec_name: string; codec_type: string }[] }
+      ).streams;
+      expect(streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort()).toEqual([
+        'audio:aac',
+        'video:h264',
+      ]);
+    },
+  );
+});
