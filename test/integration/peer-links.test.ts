@@ -1,0 +1,102 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/common/logger.js';
+import { LocalSwarm } from '../../src/lab/local-swarm.js';
+import { encodeFrame, FrameType } from '../../src/protocol/frames.js';
+import { TRACKER_PROTOCOL_VERSION, type TrackerMessage } from '../../src/protocol/tracker.js';
+import { RtcTransport } from '../../src/transport/rtc.node.js';
+import { WsTrackerConnection } from '../../src/transport/tracker-ws.node.js';
+import type { Link } from '../../src/transport/types.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let swarm: LocalSwarm | undefined;
+const cleanups: (() => void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+  await swarm?.stop();
+  swarm = undefined;
+});
+
+describe('a peer facing a neighbour that breaks the protocol', () => {
+  it('closes that link only; its other child keeps playing every chunk', async () => {
+    swarm = new LocalSwarm(
+      { logger: silentLogger },
+      { peers: 2, width: 640, height: 360, videoKbps: 800 },
+    );
+    const urls = await swarm.start();
+    const s = swarm;
+    const until = Date.now() + 20_000;
+    while (!s.peers().every((p) => p.report?.stats.playback?.state === 'playing')) {
+      if (Date.now() > until) throw new Error('peers did not start playing');
+      await sleep(200);
+    }
+
+    // A hand-made client joins as the third viewer: the tree puts it beside peer 1, under peer 0.
+    const messages: TrackerMessage[] = [];
+    let opened: Link | undefined;
+    let closed: Link | undefined;
+    const transport = new RtcTransport(
+      { logger: silentLogger },
+      { bindAddress: '127.0.0.1' },
+      {
+        signal: (to, data) => {
+          tracker.send({ type: 'signal', to, data });
+        },
+        open: (link) => {
+          opened = link;
+        },
+        message: () => undefined,
+        drain: () => undefined,
+        close: (link) => {
+          closed = link;
+        },
+      },
+    );
+    const tracker = new WsTrackerConnection(
+      { logger: silentLogger },
+      { url: urls.trackerUrl },
+      {
+        open: () => {
+          tracker.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role: 'viewer' });
+        },
+        message: (message) => {
+          messages.push(message);
+          if (message.type === 'welcome') tracker.send({ type: 'join', stream: 'live' });
+          if (message.type === 'signal') transport.signal(message.from, message.data);
+          if (message.type === 'neighbours' && message.parents[0] !== undefined) {
+            transport.connect(message.parents[0]);
+          }
+        },
+        close: () => undefined,
+      },
+    );
+    cleanups.push(() => {
+      tracker.close();
+      transport.close();
+    });
+    const openBy = Date.now() + 10_000;
+    while (opened === undefined && Date.now() < openBy) await sleep(50);
+    expect(opened).toBeDefined();
+    const welcome = messages.find((m) => m.type === 'welcome');
+    const peerId = welcome?.type === 'welcome' ? welcome.peerId : '';
+    const before = s.peers().map((p) => p.report?.stats.playback?.chunksPlayed ?? 0);
+
+    // A valid HELLO, then a frame of an unknown type.
+    opened?.send(encodeFrame({ type: FrameType.Hello, hello: { peerId, stream: 'live' } }));
+    opened?.send(new Uint8Array([1, 200, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+    const closeBy = Date.now() + 5000;
+    while (closed === undefined && Date.now() < closeBy) await sleep(50);
+    expect(closed).toBe(opened);
+
+    await sleep(4000);
+    const after = s.peers();
+    for (const [i, view] of after.entries()) {
+      const playback = view.report?.stats.playback;
+      expect(view.alive).toBe(true);
+      expect(playback?.chunksSkipped).toBe(0);
+      expect(playback?.state).toBe('playing');
+      expect((playback?.chunksPlayed ?? 0) - (before[i] ?? 0)).toBeGreaterThanOrEqual(6);
+    }
+  }, 60_000);
+});
