@@ -494,6 +494,11 @@ export class PeerCore {
 
   /** Folds a closed link's counters into the totals. */
   #retire(state: PeerLinkState): void {
+    this.#log.debug('link retired', {
+      remoteId: state.remoteId,
+      bytesIn: state.bytesIn,
+      bytesOut: state.bytesOut,
+    });
     this.#stats.bytesInClosed += state.bytesIn;
     this.#stats.bytesOutClosed += state.bytesOut;
     state.bytesIn = 0;

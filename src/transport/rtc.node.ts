@@ -111,6 +111,8 @@ class RtcLink implements Link {
       if (this.#localDescriptionSent) host.signal(this, data);
       else this.#localCandidates.push(data);
     });
+    // Besides reporting failures, this listener is what lets node-datachannel release the
+    // connection's native callbacks once it is closed: without it the process never exits.
     this.#pc.onStateChange((state) => {
       // libdatachannel never restarts ICE: a disconnected connection does not come back.
       if (state === 'failed' || state === 'disconnected' || state === 'closed') {
@@ -125,6 +127,8 @@ class RtcLink implements Link {
           this.#attach(channel);
         } else {
           host.logger.warn('extra data channel refused', { peer: remoteId });
+          // As for the pc, a close listener lets node-datachannel free the channel's callbacks.
+          channel.onClosed(() => undefined);
           channel.close();
         }
       });
@@ -255,8 +259,7 @@ class RtcLink implements Link {
       this.finish('protocol violation: oversized message');
       return;
     }
-    // A plain Uint8Array that owns its bytes, not a view into node's Buffer pool.
-    this.#host.message(this, new Uint8Array(message));
+    this.#host.message(this, ownBytes(message));
   }
 }
 
@@ -378,6 +381,17 @@ export class RtcTransport implements PeerTransport {
       this.#logger.error('transport event listener threw', { error: errorMessage(error) });
     }
   }
+}
+
+/**
+ * A plain Uint8Array of a received message. node-datachannel copies each message into a Buffer
+ * that owns exactly its memory (not a slice of node's pool), so a view of it is enough; anything
+ * else is copied.
+ */
+function ownBytes(message: Buffer | ArrayBuffer): Uint8Array {
+  if (message instanceof ArrayBuffer) return new Uint8Array(message);
+  const owned = message.byteOffset === 0 && message.buffer.byteLength === message.byteLength;
+  return owned ? new Uint8Array(message.buffer, 0, message.byteLength) : new Uint8Array(message);
 }
 
 /**

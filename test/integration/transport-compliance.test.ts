@@ -131,32 +131,50 @@ describe('RtcTransport (node-datachannel specifics)', () => {
     );
   });
 
-  it('a process that opens links and closes its transports exits on its own', async () => {
+  it('a process whose links opened, closed, timed out and were closed by close() exits on its own', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'swarmcast-rtc-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const module = pathToFileURL(
       fileURLToPath(new URL('../../src/transport/rtc.node.ts', import.meta.url)),
     );
-    const script = join(dir, 'exit.ts');
+    const script = join(dir, 'exit.mts');
     await writeFile(
       script,
       `import { RtcTransport } from ${JSON.stringify(module.href)};
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
-const options = { bindAddress: '127.0.0.1', connectTimeoutMs: 2000 };
-const ends: Record<string, RtcTransport> = {};
-let opened = 0;
+const options = { bindAddress: '127.0.0.1', connectTimeoutMs: 500 };
+const ends = new Map<string, RtcTransport>();
+const muted = new Set<string>();
+let opens = 0;
+let closes = 0;
 const events = (self: string) => ({
-  signal: (to: string, data: never) => queueMicrotask(() => ends[to]?.signal(self, data)),
-  open: () => {
-    if (++opened === 2) { ends.a?.close(); ends.b?.close(); process.stdout.write('closed\\n'); }
+  signal: (to: string, data: never) => {
+    if (!muted.has(self)) queueMicrotask(() => ends.get(to)?.signal(self, data));
   },
+  open: () => { opens++; },
   message: () => {},
   drain: () => {},
-  close: () => {},
+  close: () => { closes++; },
 });
-ends.a = new RtcTransport({ logger: quiet }, options, events('a'));
-ends.b = new RtcTransport({ logger: quiet }, options, events('b'));
-ends.a.connect('b');
+const until = async (condition: () => boolean) => {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+};
+for (const id of ['a', 'b', 'c']) ends.set(id, new RtcTransport({ logger: quiet }, options, events(id)));
+// A link opens, then one end closes it.
+const ab = ends.get('a')!.connect('b');
+await until(() => opens === 2);
+ab.close();
+await until(() => closes === 2);
+// A link to a peer that never answers times out on both ends.
+muted.add('c');
+ends.get('a')!.connect('c');
+await until(() => closes === 4);
+muted.delete('c');
+// Links still open when the transports close.
+ends.get('b')!.connect('c');
+await until(() => opens === 4);
+for (const transport of ends.values()) transport.close();
+process.stdout.write('done\\n');
 `,
     );
     const child = spawn(process.execPath, ['--import', 'tsx', script], {
@@ -169,9 +187,10 @@ ends.a.connect('b');
     let output = '';
     child.stdout.on('data', (data: Buffer) => (output += data.toString()));
     child.stderr.on('data', (data: Buffer) => (output += data.toString()));
-    const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // 'close', not 'exit': it fires once the child's output has been read to the end.
+    const exit = new Promise<number | null>((resolve) => child.on('close', resolve));
     const code = await Promise.race([exit, sleep(10_000).then(() => 'still running')]);
-    expect(output).toContain('closed');
+    expect(output).toBe('done\n');
     expect(code).toBe(0);
   }, 20_000);
 });
