@@ -193,7 +193,12 @@ export class Broadcaster {
       this.#finish();
       throw new InvalidStateError('Broadcaster.stop() was called during start()');
     }
-    const child = spawn(ffmpeg.path, this.#args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // ffmpeg gets a process group of its own, so a Ctrl-C in the terminal reaches our process
+    // (which stops it) and not ffmpeg directly; if we die, its stdout pipe breaks and it exits.
+    const child = spawn(ffmpeg.path, this.#args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     this.#child = child;
     this.#state = 'running';
     this.#startedAt = this.#clock.now();

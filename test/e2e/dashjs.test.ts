@@ -4,9 +4,7 @@
  * media segment is asked for before it is on the origin.
  */
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,6 +18,8 @@ import { availabilityStartTimeMs } from '../../src/origin/mpd.js';
 import { OriginServer } from '../../src/origin/server.js';
 import { OriginStore } from '../../src/origin/store.js';
 import { launchChromium } from '../helpers/chromium.js';
+import { startHttpServer } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 
 const execFileAsync = promisify(execFile);
 const DASH_JS = new URL(
@@ -57,37 +57,15 @@ afterEach(async () => {
 /** A test-only server for the page and dash.js, on another port than the origin (so CORS is real). */
 async function startPageServer(): Promise<string> {
   const dashJs = await readFile(DASH_JS);
-  const server: Server = createServer((req, res) => {
+  const { url, close } = await startHttpServer((req, res) => {
     if (req.url === '/dash.all.min.js')
       res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(dashJs);
     else if (req.url?.startsWith('/?') === true)
       res.writeHead(200, { 'Content-Type': 'text/html' }).end(PAGE);
     else res.writeHead(404).end();
   });
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function waitFor(
-  what: string,
-  timeoutMs: number,
-  check: () => boolean | Promise<boolean>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  cleanups.push(close);
+  return url;
 }
 
 describe('origin + dash.js', () => {
@@ -137,7 +115,7 @@ describe('origin + dash.js', () => {
       const originUrl = await origin.listen();
       const pageUrl = await startPageServer();
       await broadcaster.start();
-      await waitFor('the first complete segment', 30_000, () => completedAt.size > 0);
+      await waitFor(() => completedAt.size > 0, 'the first complete segment', 30_000, 200);
 
       const chromium = await launchChromium();
       cleanups.push(() => chromium.close());
@@ -168,12 +146,17 @@ describe('origin + dash.js', () => {
           };
         });
       let startTime: number | undefined;
-      await waitFor(`${PLAY_SECONDS} s of playback`, 60_000, async () => {
-        const state = await playback();
-        if (state.errors.length > 0 || broadcastErrors.length > 0) return true;
-        if (state.currentTime > 0) startTime ??= state.currentTime;
-        return startTime !== undefined && state.currentTime - startTime >= PLAY_SECONDS;
-      });
+      await waitFor(
+        async () => {
+          const state = await playback();
+          if (state.errors.length > 0 || broadcastErrors.length > 0) return true;
+          if (state.currentTime > 0) startTime ??= state.currentTime;
+          return startTime !== undefined && state.currentTime - startTime >= PLAY_SECONDS;
+        },
+        `${PLAY_SECONDS} s of playback`,
+        60_000,
+        200,
+      );
       const state = await playback();
       expect(broadcastErrors).toEqual([]);
       expect(state.errors).toEqual([]);

@@ -10,6 +10,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium as playwright, type BrowserContext, type Page } from 'playwright-core';
+import { isAlive } from './process.js';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -178,13 +179,4 @@ async function closeBrowser(
     }
   }
   await rm(userDataDir, { recursive: true, force: true, maxRetries: 3 });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

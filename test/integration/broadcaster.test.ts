@@ -18,6 +18,7 @@ import {
 import type { Chunk } from '../../src/protocol/chunk.js';
 import type { InitSegment } from '../../src/protocol/media.js';
 import { runFfmpeg, writeSourceFile } from '../helpers/ffmpeg-fixtures.js';
+import { isAlive } from '../helpers/process.js';
 
 const TEST_TIMEOUT_MS = 30_000;
 const SMALL = { width: 320, height: 180, fps: 30, videoKbps: 300, audioKbps: 48 } as const;
@@ -36,15 +37,6 @@ afterEach(async () => {
     if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   }
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface Recording {
   readonly broadcaster: Broadcaster;

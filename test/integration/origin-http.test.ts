@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startHttpServer } from '../helpers/http.js';
 import { concatBytes } from '../../src/common/bytes.js';
 import { ManualClock, SystemClock } from '../../src/common/clock.js';
 import { verifyChunk } from '../../src/crypto/chunk-signing.js';
@@ -63,18 +63,9 @@ async function startFilledOrigin(
 async function startStub(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<string> {
-  const server: Server = createServer(handler);
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { url, close } = await startHttpServer(handler);
+  cleanups.push(close);
+  return url;
 }
 
 async function bytesOf(response: Response): Promise<Uint8Array> {

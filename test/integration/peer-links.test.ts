@@ -6,8 +6,7 @@ import { TRACKER_PROTOCOL_VERSION, type TrackerMessage } from '../../src/protoco
 import { RtcTransport } from '../../src/transport/rtc.node.js';
 import { WsTrackerConnection } from '../../src/transport/tracker-ws.node.js';
 import type { Link } from '../../src/transport/types.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep, waitFor } from '../helpers/wait.js';
 
 let swarm: LocalSwarm | undefined;
 const cleanups: (() => void)[] = [];
@@ -26,11 +25,11 @@ describe('a peer facing a neighbour that breaks the protocol', () => {
     );
     const urls = await swarm.start();
     const s = swarm;
-    const until = Date.now() + 20_000;
-    while (!s.peers().every((p) => p.report?.stats.playback?.state === 'playing')) {
-      if (Date.now() > until) throw new Error('peers did not start playing');
-      await sleep(200);
-    }
+    await waitFor(
+      () => s.peers().every((p) => p.report?.stats.playback?.state === 'playing'),
+      'every peer playing',
+      20_000,
+    );
 
     // A hand-made client joins as the third viewer: the tree puts it beside peer 1, under peer 0.
     const messages: TrackerMessage[] = [];
@@ -75,9 +74,7 @@ describe('a peer facing a neighbour that breaks the protocol', () => {
       tracker.close();
       transport.close();
     });
-    const openBy = Date.now() + 10_000;
-    while (opened === undefined && Date.now() < openBy) await sleep(50);
-    expect(opened).toBeDefined();
+    await waitFor(() => opened !== undefined, 'a link to the parent', 10_000);
     const welcome = messages.find((m) => m.type === 'welcome');
     const peerId = welcome?.type === 'welcome' ? welcome.peerId : '';
     const before = s.peers().map((p) => p.report?.stats.playback?.chunksPlayed ?? 0);
@@ -85,8 +82,7 @@ describe('a peer facing a neighbour that breaks the protocol', () => {
     // A valid HELLO, then a frame of an unknown type.
     opened?.send(encodeFrame({ type: FrameType.Hello, hello: { peerId, stream: 'live' } }));
     opened?.send(new Uint8Array([1, 200, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
-    const closeBy = Date.now() + 5000;
-    while (closed === undefined && Date.now() < closeBy) await sleep(50);
+    await waitFor(() => closed !== undefined, 'the parent to close the link', 5000);
     expect(closed).toBe(opened);
 
     await sleep(4000);

@@ -2,8 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/logger.js';
 import { sum } from '../../src/common/stats.js';
 import { LocalSwarm, type PeerProcessView } from '../../src/lab/local-swarm.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep, waitFor } from '../helpers/wait.js';
 
 /** A small picture keeps ffmpeg cheap on a 2-core machine; the pipeline is the same. */
 const SMALL = { width: 640, height: 360, videoKbps: 800 } as const;
@@ -20,20 +19,13 @@ function reportOf(view: PeerProcessView) {
   return view.report;
 }
 
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await sleep(200);
-  }
-}
-
 describe('the live pipeline over real WebRTC', () => {
   it('delivers every chunk to 4 peers, verified, with byte counters that match', async () => {
     swarm = new LocalSwarm({ logger: silentLogger }, { ...SMALL, peers: 4 });
     await swarm.start();
     await waitFor(
       () => swarm?.peers().every((p) => p.report?.stats.playback?.state === 'playing') ?? false,
+      'every peer playing',
       20_000,
     );
     await sleep(20_000);
@@ -80,6 +72,7 @@ describe('the live pipeline over real WebRTC', () => {
     const s = swarm;
     await waitFor(
       () => s.peers().every((p) => p.report?.stats.playback?.state === 'playing'),
+      'every peer playing',
       20_000,
     );
     await sleep(3000);
