@@ -14,8 +14,7 @@ import { errorMessage, InvalidStateError, SwarmcastError } from '../common/error
 import { Emitter } from '../common/events.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
-import { verifyChunk } from '../crypto/chunk-signing.js';
-import { importPublicKeyBase64Url } from '../crypto/keys.js';
+import { signatureVerifier, type ChunkVerifier } from '../crypto/chunk-signing.js';
 import type { Chunk } from '../protocol/chunk.js';
 import {
   chunkFrames,
@@ -50,6 +49,11 @@ export interface PeerComponents {
   tracker: TrackerConnectionFactory;
   /** Where a viewer fetches chunks no peer delivered in time. Unused by the broadcaster. */
   origin?: OriginClient;
+  /**
+   * Builds the verifier of a stream's chunks once the stream is known.
+   * @default Ed25519 signatures (`signatureVerifier`)
+   */
+  verifier?: (info: StreamInfo) => ChunkVerifier;
 }
 
 export interface PeerOptions {
@@ -160,7 +164,7 @@ export class PeerCore {
   #transport: PeerTransport | undefined;
   #tracker: TrackerConnection | undefined;
   #playback: PlaybackModel | undefined;
-  #publicKey: CryptoKey | undefined;
+  #verifier: ChunkVerifier | undefined;
   #info: StreamInfo | undefined;
   #peerId: string | null = null;
   #parents: readonly string[] = [];
@@ -393,14 +397,7 @@ export class PeerCore {
         this.#startedAt,
       );
     }
-    importPublicKeyBase64Url(info.publicKey).then(
-      (key) => {
-        this.#publicKey = key;
-      },
-      (error: unknown) => {
-        this.#log.error('the stream public key is unusable', { error: errorMessage(error) });
-      },
-    );
+    this.#verifier = this.#c.verifier?.(info) ?? signatureVerifier(info.stream, info.publicKey);
   }
 
   #setNeighbours(parents: readonly string[], children: readonly string[]): void {
@@ -591,14 +588,14 @@ export class PeerCore {
   // ---- chunks ----------------------------------------------------------------------------
 
   async #verifyAndAccept(chunk: Chunk, source: 'peer' | 'origin', from: string): Promise<void> {
-    const key = this.#publicKey;
-    if (key === undefined || this.#info === undefined) {
-      this.#log.debug('dropping a chunk received before the stream key', { seq: chunk.seq });
+    const verifier = this.#verifier;
+    if (verifier === undefined) {
+      this.#log.debug('dropping a chunk received before the stream info', { seq: chunk.seq });
       return;
     }
     this.#verifying.add(chunk.seq);
     try {
-      await verifyChunk(this.#info.stream, key, chunk);
+      await verifier.verify(chunk);
     } catch (error) {
       this.#stats.rejectedChunks++;
       const reason = errorMessage(error);
