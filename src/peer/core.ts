@@ -144,6 +144,24 @@ const JOIN_RETRY_MS = 1000;
 const ORIGIN_AVAILABILITY_SLACK_MS = 300;
 /** Minimum time between two origin fetches of the same chunk. */
 const ORIGIN_RETRY_MS = 250;
+/** The HAVE bitmap of one chunk. */
+const ANNOUNCE_ONE = new Uint8Array([0x80]);
+
+/** What the tracker says this peer is linked to (see the `neighbours` message). */
+interface Neighbours {
+  readonly parents: readonly string[];
+  readonly children: readonly string[];
+  readonly backupParents: readonly string[];
+  readonly backupChildren: readonly string[];
+}
+
+const NO_NEIGHBOURS: Neighbours = {
+  parents: [],
+  children: [],
+  backupParents: [],
+  backupChildren: [],
+};
+
 /** Most requests in flight to neighbours at once. */
 const MAX_PEER_REQUESTS = 16;
 
@@ -167,8 +185,7 @@ export class PeerCore {
   #verifier: ChunkVerifier | undefined;
   #info: StreamInfo | undefined;
   #peerId: string | null = null;
-  #parents: readonly string[] = [];
-  #children: readonly string[] = [];
+  #neighbours: Neighbours = NO_NEIGHBOURS;
   #stopTick: (() => void) | undefined;
   #stopHeartbeat: (() => void) | undefined;
   #startedAt = 0;
@@ -208,11 +225,11 @@ export class PeerCore {
   }
 
   get parents(): readonly string[] {
-    return this.#parents;
+    return this.#neighbours.parents;
   }
 
   get children(): readonly string[] {
-    return this.#children;
+    return this.#neighbours.children;
   }
 
   /** Connects to the tracker and joins the stream. */
@@ -342,7 +359,12 @@ export class PeerCore {
         this.#events.emit('peer:joined', { peerId: this.#peerId ?? '', info: message.info });
         return;
       case 'neighbours':
-        this.#setNeighbours(message.parents, message.children);
+        this.#setNeighbours({
+          parents: message.parents,
+          children: message.children,
+          backupParents: [],
+          backupChildren: [],
+        });
         return;
       case 'signal':
         this.#transport?.signal(message.from, message.data);
@@ -400,20 +422,49 @@ export class PeerCore {
     this.#verifier = this.#c.verifier?.(info) ?? signatureVerifier(info.stream, info.publicKey);
   }
 
-  #setNeighbours(parents: readonly string[], children: readonly string[]): void {
-    this.#parents = parents;
-    this.#children = children;
-    this.#log.debug('neighbours', { parents, children });
+  #setNeighbours(neighbours: Neighbours): void {
+    const parentsBefore = this.#neighbours.parents;
+    this.#neighbours = neighbours;
+    const { parents, children } = neighbours;
+    this.#log.debug('neighbours', { ...neighbours });
     this.#events.emit('neighbours:changed', { parents, children });
-    const wanted = new Set([...parents, ...children]);
     for (const [remoteId, state] of this.#links) {
-      if (!wanted.has(remoteId)) {
+      if (!this.#isNeighbour(remoteId)) {
         this.#links.delete(remoteId);
         this.#retire(state);
         state.link.close();
       }
     }
-    for (const parent of parents) this.#connect(parent);
+    for (const parent of [...parents, ...neighbours.backupParents]) this.#connect(parent);
+    // A parent's stripe is its place in the list: tell every parent when the list changed.
+    if (parents.join() !== parentsBefore.join()) {
+      for (const parent of parents) {
+        const state = this.#links.get(parent);
+        if (state?.greeted === true) this.#subscribe(state);
+      }
+    }
+  }
+
+  /** Whether the tracker names `remoteId` as a neighbour of any kind. */
+  #isNeighbour(remoteId: string): boolean {
+    const n = this.#neighbours;
+    return (
+      n.parents.includes(remoteId) ||
+      n.children.includes(remoteId) ||
+      n.backupParents.includes(remoteId) ||
+      n.backupChildren.includes(remoteId)
+    );
+  }
+
+  /** Asks a parent for our stripe of the chunks (all of them when it is our only parent). */
+  #subscribe(state: PeerLinkState): void {
+    const { parents } = this.#neighbours;
+    const index = parents.indexOf(state.remoteId);
+    if (index < 0) return;
+    state.enqueue(
+      [encodeFrame({ type: FrameType.Subscribe, index, count: parents.length })],
+      this.#o.linkHighWaterBytes,
+    );
   }
 
   #connect(remoteId: string): void {
@@ -452,14 +503,11 @@ export class PeerCore {
       [encodeFrame({ type: FrameType.Have, fromSeq: have.fromSeq, bitmap: have.bitmap })],
       this.#o.linkHighWaterBytes,
     );
-    if (!this.#parents.includes(link.remoteId) && !this.#children.includes(link.remoteId)) {
+    if (this.#neighbours.parents.includes(link.remoteId)) this.#subscribe(state);
+    if (!this.#isNeighbour(link.remoteId)) {
       this.#c.clock.setTimeout(() => {
         const current = this.#links.get(link.remoteId);
-        if (
-          current?.link === link &&
-          !this.#parents.includes(link.remoteId) &&
-          !this.#children.includes(link.remoteId)
-        ) {
+        if (current?.link === link && !this.#isNeighbour(link.remoteId)) {
           this.#log.debug('closing a link the tracker never confirmed', {
             remoteId: link.remoteId,
           });
@@ -482,9 +530,12 @@ export class PeerCore {
         this.#pending.delete(requestId);
       }
     }
-    if (this.#state === 'started' && this.#parents.includes(link.remoteId)) {
+    const upstream = (): boolean =>
+      this.#neighbours.parents.includes(link.remoteId) ||
+      this.#neighbours.backupParents.includes(link.remoteId);
+    if (this.#state === 'started' && upstream()) {
       this.#c.clock.setTimeout(() => {
-        if (this.#parents.includes(link.remoteId)) this.#connect(link.remoteId);
+        if (upstream()) this.#connect(link.remoteId);
       }, RECONNECT_DELAY_MS);
     }
   }
@@ -567,6 +618,9 @@ export class PeerCore {
         state.remoteHas.delete(frame.seq);
         return;
       }
+      case FrameType.Subscribe:
+        state.stripe = { index: frame.index, count: frame.count };
+        return;
       case FrameType.Cancel:
         // Chunks are queued whole; a late cancel costs at most one chunk of upload.
         return;
@@ -622,10 +676,30 @@ export class PeerCore {
     if (source !== 'broadcaster') this.#stats.acceptedBytes += chunk.byteLength;
     this.#events.emit('chunk:verified', { seq: chunk.seq, source, from });
     this.#playback?.add(chunk, this.#c.clock.now());
-    for (const child of this.#children) {
+    const { children, backupChildren } = this.#neighbours;
+    for (const child of children) {
       const state = this.#links.get(child);
-      if (state?.greeted === true && !state.remoteHas.has(chunk.seq)) this.#send(state, chunk, 0);
+      if (state?.greeted !== true || state.remoteHas.has(chunk.seq)) continue;
+      if (state.subscribed(chunk.seq)) {
+        this.#send(state, chunk, 0);
+      } else {
+        this.#announce(state, chunk.seq);
+      }
     }
+    // Standby links learn what we hold, so they can pull from us the moment they need to.
+    for (const child of backupChildren) {
+      const state = this.#links.get(child);
+      if (state?.greeted === true && !state.remoteHas.has(chunk.seq))
+        this.#announce(state, chunk.seq);
+    }
+  }
+
+  /** A one-chunk HAVE: 17 bytes. */
+  #announce(state: PeerLinkState, seq: number): void {
+    state.enqueue(
+      [encodeFrame({ type: FrameType.Have, fromSeq: seq, bitmap: ANNOUNCE_ONE })],
+      this.#o.linkHighWaterBytes,
+    );
   }
 
   #send(state: PeerLinkState, chunk: Chunk, requestId: number): void {

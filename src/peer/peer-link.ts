@@ -36,6 +36,8 @@ export class PeerLinkState {
   readonly link: Link;
   /** The remote sent a valid HELLO for our stream. */
   greeted = false;
+  /** The chunks a child asked us to push: `seq % count === index` (SUBSCRIBE). */
+  stripe = { index: 0, count: 1 };
   /** Seqs the remote is known to hold (its HAVE map, what it sent us, what we sent it). */
   readonly remoteHas = new Set<number>();
   bytesIn = 0;
@@ -51,6 +53,11 @@ export class PeerLinkState {
 
   get remoteId(): string {
     return this.link.remoteId;
+  }
+
+  /** Whether the remote's subscription covers chunk `seq`. */
+  subscribed(seq: number): boolean {
+    return seq % this.stripe.count === this.stripe.index;
   }
 
   /** Whether a chunk is being received on this link. */

@@ -33,6 +33,11 @@ export const FrameType = {
   Absent: 6,
   /** The requester no longer wants the chunk. */
   Cancel: 7,
+  /**
+   * Sent by a child to a parent: push me the chunks whose `seq % count === index` (a child with
+   * several parents takes a stripe from each). Without one, a parent pushes every chunk.
+   */
+  Subscribe: 8,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -53,7 +58,8 @@ export type Frame =
     }
   | { readonly type: typeof FrameType.Request; readonly requestId: number; readonly seq: number }
   | { readonly type: typeof FrameType.Absent; readonly requestId: number; readonly seq: number }
-  | { readonly type: typeof FrameType.Cancel; readonly requestId: number; readonly seq: number };
+  | { readonly type: typeof FrameType.Cancel; readonly requestId: number; readonly seq: number }
+  | { readonly type: typeof FrameType.Subscribe; readonly index: number; readonly count: number };
 
 // Header layout (big-endian): version u8 | type u8 | reserved u16 | requestId u32 | seq u32 |
 // offset u32. The payload length is the rest of the message.
@@ -114,6 +120,27 @@ export function encodeFrame(f: Frame): Uint8Array {
     case FrameType.Absent:
     case FrameType.Cancel:
       return frame(f.type, f.requestId, f.seq, 0, 0).out;
+    case FrameType.Subscribe: {
+      checkStripe(f.index, f.count);
+      const { out } = frame(f.type, 0, 0, 0, 2);
+      out[FRAME_HEADER_BYTES] = f.index;
+      out[FRAME_HEADER_BYTES + 1] = f.count;
+      return out;
+    }
+  }
+}
+
+/** Stripes: 1-255 of them, the index below the count. */
+function checkStripe(index: number, count: number): void {
+  if (
+    !Number.isInteger(count) ||
+    count < 1 ||
+    count > 255 ||
+    !Number.isInteger(index) ||
+    index < 0 ||
+    index >= count
+  ) {
+    throw new ProtocolError('malformed-frame', `stripe ${index} of ${count} is not a stripe`);
   }
 }
 
@@ -164,6 +191,15 @@ export function decodeFrame(message: Uint8Array): Frame {
     case FrameType.Cancel:
       noPayload();
       return { type, requestId, seq };
+    case FrameType.Subscribe: {
+      if (payload.byteLength !== 2) {
+        throw new ProtocolError('malformed-frame', 'subscribe frame has the wrong length');
+      }
+      const index = payload[0] ?? 0;
+      const count = payload[1] ?? 0;
+      checkStripe(index, count);
+      return { type, index, count };
+    }
     default:
       throw new ProtocolError('malformed-frame', `unknown frame type ${type}`);
   }

@@ -88,6 +88,7 @@ describe('peer frame codec', () => {
     { type: FrameType.Request, requestId: 4, seq: 41 },
     { type: FrameType.Absent, requestId: 4, seq: 41 },
     { type: FrameType.Cancel, requestId: 4, seq: 41 },
+    { type: FrameType.Subscribe, index: 2, count: 3 },
   ];
 
   it.each(frames.map((f) => [f.type, f] as const))(
@@ -129,6 +130,12 @@ describe('peer frame codec', () => {
       'wrong version': Uint8Array.from(request, (b, i) => (i === 0 ? 9 : b)),
       'unknown type': Uint8Array.from(request, (b, i) => (i === 1 ? 99 : b)),
       'request with a payload': new Uint8Array([...request, 1]),
+      'subscribe to a stripe past the count': new Uint8Array([
+        1, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3,
+      ]),
+      'subscribe to zero stripes': new Uint8Array([
+        1, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+      ]),
       'empty data': encodeFrame({
         type: FrameType.Data,
         seq: 1,
