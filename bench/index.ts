@@ -3,6 +3,7 @@
  * writes them.
  *
  *   pipeline  the whole live pipeline over real WebRTC (broadcaster, origin, tracker, N peers)
+ *   sim-scale the simulator's speed: N simulated viewers for D seconds of stream
  */
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
@@ -11,6 +12,7 @@ import { parseDuration, parsePositiveInt } from '../src/cli/options.js';
 import { stderrLogger } from '../src/cli/log.js';
 import { pipelineFigures } from '../src/lab/figures.js';
 import { LocalSwarm } from '../src/lab/local-swarm.js';
+import { simScale } from './sim-scale.js';
 
 const program = new Command('bench').description('swarmcast benchmarks');
 
@@ -56,6 +58,56 @@ program
     if (failure !== undefined) {
       process.stderr.write(`bench: the broadcaster failed: ${failure}\n`);
       process.exitCode = 1;
+    }
+  });
+
+interface SimScaleCliOptions {
+  peers: number;
+  duration: number;
+  seed: number;
+  bitrate: number;
+  upload: number;
+  json?: string;
+}
+
+program
+  .command('sim-scale')
+  .description('simulate N viewers for D seconds of stream and print the wall time it took')
+  .option('--peers <n>', 'simulated viewers', parsePositiveInt, 1000)
+  .option('--duration <seconds>', 'seconds of stream (virtual time)', parseDuration, 300)
+  .option('--seed <n>', 'seed of the run', parsePositiveInt, 1)
+  .option(
+    '--bitrate <kbps>',
+    'mean bitrate of the stream (the paper: 1160)',
+    parsePositiveInt,
+    1160,
+  )
+  .option(
+    '--upload <kbps>',
+    "viewers' upload capacity (a binary tree needs twice the bitrate)",
+    parsePositiveInt,
+    4000,
+  )
+  .option('--json <file>', 'also write the result as JSON to this file')
+  .action(async (options: SimScaleCliOptions) => {
+    const result = await simScale({
+      peers: options.peers,
+      durationS: options.duration,
+      seed: options.seed,
+      swarm: { bitrateKbps: options.bitrate, viewerUploadKbps: options.upload },
+    });
+    const table = new Table({ head: ['figure', 'value'], style: { head: [], border: [] } });
+    const { figures, ...run } = result;
+    for (const [key, value] of [...Object.entries(run), ...Object.entries(figures)]) {
+      table.push([
+        key,
+        typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(3) : String(value),
+      ]);
+    }
+    process.stdout.write(`${table.toString()}\n`);
+    if (options.json !== undefined) {
+      await writeFile(options.json, JSON.stringify(result, null, 2) + '\n');
+      process.stdout.write(`wrote ${options.json}\n`);
     }
   });
 

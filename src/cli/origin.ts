@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import { SystemClock } from '../common/clock.js';
 import { DEFAULTS } from '../common/defaults.js';
 import type { LogLevel } from '../common/logger.js';
+import { loadViewerBundle } from '../browser/bundle.node.js';
 import { OriginServer } from '../origin/server.js';
 import { OriginStore } from '../origin/store.js';
 import { parseLogLevel, stderrLogger } from './log.js';
-import { parseDuration, parsePort } from './options.js';
+import { parseDuration, parsePort, parseWsUrl } from './options.js';
 import { untilSignal } from './signals.js';
 
 interface OriginCommandOptions {
@@ -14,6 +15,7 @@ interface OriginCommandOptions {
   ingestSecret?: string;
   window: number;
   publicUrl?: string;
+  tracker?: string;
   logLevel: LogLevel;
 }
 
@@ -36,6 +38,11 @@ export function registerOriginCommand(program: Command): void {
       DEFAULTS.originWindowMs / 1000,
     )
     .option('--public-url <url>', 'URL players reach this origin at, if behind a proxy or CDN')
+    .option(
+      '--tracker <url>',
+      'tracker URL the viewer page (/watch/<stream>) joins; without it the page plays from the origin only',
+      parseWsUrl,
+    )
     .option('--log-level <level>', 'debug, info, warn or error', parseLogLevel, 'info')
     .action(async (options: OriginCommandOptions) => {
       const logger = stderrLogger('swarmcast:origin', options.logLevel);
@@ -47,6 +54,7 @@ export function registerOriginCommand(program: Command): void {
         {
           ...(ingestSecret === undefined ? {} : { ingestSecret }),
           ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+          viewer: { trackerUrl: options.tracker ?? null, script: await loadViewerBundle() },
         },
       );
       const url = await server.listen({ host: options.host, port: options.port });

@@ -87,7 +87,9 @@ async function runStart(options: StartOptions): Promise<number> {
   const progress = startProgress(swarm);
   try {
     const urls = await swarm.start((up) => {
-      process.stdout.write(`mpd: ${up.mpdUrl}\ntracker: ${up.trackerUrl}\n`);
+      process.stdout.write(
+        `mpd: ${up.mpdUrl}\ntracker: ${up.trackerUrl}\nviewer: ${up.viewerUrl}\n`,
+      );
     });
     logger.info('broadcasting', {
       ffmpeg: urls.ffmpeg.path,

@@ -5,6 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { loadViewerBundle } from '../browser/bundle.node.js';
 import { Broadcaster } from '../broadcaster/broadcaster.js';
 import type { FfmpegInfo } from '../broadcaster/ffmpeg.js';
 import { SystemClock } from '../common/clock.js';
@@ -80,6 +81,8 @@ export interface LocalSwarmUrls {
   readonly mpdUrl: string;
   readonly originUrl: string;
   readonly trackerUrl: string;
+  /** The viewer page: the stream in a browser that joins the swarm. */
+  readonly viewerUrl: string;
   readonly ffmpeg: FfmpegInfo;
 }
 
@@ -151,16 +154,20 @@ export class LocalSwarm {
     this.#startedAt = Date.now();
     const o = this.#o;
     const clock = new SystemClock();
-    const store = new OriginStore({ clock, logger: this.#log.child('origin') });
-    this.#origin = new OriginServer({ store, clock, logger: this.#log.child('origin') });
-    const originUrl = await this.#origin.listen({ host: o.host, port: o.originPort });
     this.#tracker = new TrackerServer(
       { logger: this.#log.child('tracker') },
       { host: o.host, port: o.trackerPort },
     );
     const trackerUrl = await this.#tracker.listen();
+    const store = new OriginStore({ clock, logger: this.#log.child('origin') });
+    this.#origin = new OriginServer(
+      { store, clock, logger: this.#log.child('origin') },
+      { viewer: { trackerUrl, script: await loadViewerBundle() } },
+    );
+    const originUrl = await this.#origin.listen({ host: o.host, port: o.originPort });
     const mpdUrl = `${originUrl}/live/${o.stream}/manifest.mpd`;
-    onUp?.({ mpdUrl, originUrl, trackerUrl });
+    const viewerUrl = `${originUrl}/watch/${o.stream}`;
+    onUp?.({ mpdUrl, originUrl, trackerUrl, viewerUrl });
 
     const keys = await generateSigningKeyPair();
     const broadcaster = new Broadcaster(
@@ -213,7 +220,7 @@ export class LocalSwarm {
       this.#events.emit('swarm:error', { error });
     });
     const { ffmpeg } = await broadcaster.start();
-    this.#urls = { mpdUrl, originUrl, trackerUrl, ffmpeg };
+    this.#urls = { mpdUrl, originUrl, trackerUrl, viewerUrl, ffmpeg };
     for (let i = 0; i < o.peers; i++) {
       // stop() may have been called while we waited.
       if (!this.#isRunning()) break;

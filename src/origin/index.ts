@@ -32,6 +32,7 @@ export {
   type ListenOptions,
   type OriginServerComponents,
   type OriginServerOptions,
+  type ViewerPageOptions,
   type OriginStats,
 } from './server.js';
 export {

@@ -11,6 +11,8 @@
  *   /live/<stream>/chunks/<seq>    one chunk, `encodeChunk` form
  *   /live/<stream>/digests.json    signed digests of the chunks in the window
  *   /live/<stream>/stream.json     the stream description and its live edge
+ *   /watch/<stream>                the viewer page (when `viewer` is configured)
+ *   /swarmcast-viewer.js           the viewer's browser bundle (when `viewer` is configured)
  * Ingest routes (`Authorization: Bearer <secret>`; disabled when no secret is configured):
  *   PUT  /ingest/<stream>          StreamDescription JSON; (re)starts the stream
  *   PUT  /ingest/<stream>/init     `encodeInitUpload` body
@@ -38,6 +40,7 @@ import {
   encodeChunk,
 } from '../protocol/chunk.js';
 import type { InitSegment, TrackInfo } from '../protocol/media.js';
+import { watchPageHtml } from '../browser/watch-page.js';
 import { buildMpd, type MpdOptions } from './mpd.js';
 import {
   OutOfOrderError,
@@ -167,6 +170,18 @@ export interface OriginServerOptions {
   readonly publicUrl?: string;
   /** Manifest tuning. */
   readonly mpd?: MpdOptions;
+  /**
+   * Serves the viewer page and its script; both answer 404 when unset.
+   * @default undefined
+   */
+  readonly viewer?: ViewerPageOptions;
+}
+
+export interface ViewerPageOptions {
+  /** The tracker's `ws://` URL the page joins; null: the page plays from the origin alone. */
+  readonly trackerUrl: string | null;
+  /** The browser bundle (`loadViewerBundle()` in `src/browser/bundle.node.ts`). */
+  readonly script: Uint8Array;
 }
 
 export interface ListenOptions {
@@ -353,6 +368,22 @@ export class OriginServer {
         const n = parseNumber(name.slice(0, -'.m4s'.length));
         return { kind: 'read', handle: () => this.#segment(stream, n) };
       }
+    }
+    const viewer = this.#options.viewer;
+    if (viewer !== undefined && root === 'watch' && stream !== undefined && name === undefined) {
+      checkStreamId(stream);
+      const html = watchPageHtml({ stream, trackerUrl: viewer.trackerUrl });
+      return {
+        kind: 'read',
+        handle: () => ok('text/html; charset=utf-8', CACHE_NONE, html, 'other'),
+      };
+    }
+    if (viewer !== undefined && root === 'swarmcast-viewer.js' && stream === undefined) {
+      const script = viewer.script;
+      return {
+        kind: 'read',
+        handle: () => ok('text/javascript; charset=utf-8', CACHE_NONE, script, 'other'),
+      };
     }
     if (root === 'ingest' && stream !== undefined && extra === undefined) {
       checkStreamId(stream);

@@ -100,7 +100,8 @@ export interface PeerEvents {
   'neighbours:changed': { parents: readonly string[]; children: readonly string[] };
   'link:open': { remoteId: string };
   'link:close': { remoteId: string };
-  'chunk:verified': { seq: number; source: ChunkSource; from: string };
+  /** A chunk passed verification and was stored (the broadcaster's own chunks included). */
+  'chunk:verified': { chunk: Chunk; source: ChunkSource; from: string };
   'chunk:rejected': { seq: number; from: string; reason: string };
   'tracker:lost': { reason: string };
 }
@@ -362,8 +363,8 @@ export class PeerCore {
         this.#setNeighbours({
           parents: message.parents,
           children: message.children,
-          backupParents: [],
-          backupChildren: [],
+          backupParents: message.backupParents,
+          backupChildren: message.backupChildren,
         });
         return;
       case 'signal':
@@ -674,7 +675,7 @@ export class PeerCore {
     if (source === 'peer') this.#stats.chunksFromPeers++;
     if (source === 'origin') this.#stats.chunksFromOrigin++;
     if (source !== 'broadcaster') this.#stats.acceptedBytes += chunk.byteLength;
-    this.#events.emit('chunk:verified', { seq: chunk.seq, source, from });
+    this.#events.emit('chunk:verified', { chunk, source, from });
     this.#playback?.add(chunk, this.#c.clock.now());
     const { children, backupChildren } = this.#neighbours;
     for (const child of children) {

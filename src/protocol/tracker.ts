@@ -14,6 +14,10 @@ export const MAX_TRACKER_MESSAGE_BYTES = 16 * 1024;
 /** Most peer ids in one `neighbours` list. */
 export const MAX_NEIGHBOURS = 64;
 
+/** The virtual topologies a broadcaster may ask for in its `join` (docs/TOPOLOGIES.md). */
+export const TOPOLOGY_KINDS = ['list', 'tree', 'mesh'] as const;
+export type TopologyKind = (typeof TOPOLOGY_KINDS)[number];
+
 const peerId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 const streamId = z.string().regex(STREAM_ID_PATTERN);
 const base64Url = z.string().regex(/^[A-Za-z0-9_-]{1,1024}$/);
@@ -44,6 +48,11 @@ export const streamInfoSchema = z.strictObject({
   segmentDurationMs: ms,
   /** Base URL of the origin, where missing chunks are fetched (`<originUrl>/live/<stream>/…`). */
   originUrl: z.url().max(1024),
+  /**
+   * Bitrate of the stream (all tracks), for the tracker's capacity rule: a viewer gets at most
+   * ⌊uploadKbps / bitrateKbps⌋ children. Absent: the tracker's `bitrateKbps` option, if any.
+   */
+  bitrateKbps: kbps.min(1).optional(),
 });
 export type StreamInfo = z.infer<typeof streamInfoSchema>;
 
@@ -72,6 +81,8 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     stream: streamId,
     /** Broadcaster only: announces the stream. */
     info: streamInfoSchema.optional(),
+    /** Broadcaster only: the stream's topology. Absent: the tracker's default (`tree`). */
+    topology: z.enum(TOPOLOGY_KINDS).optional(),
   }),
   z.strictObject({ type: z.literal('signal'), to: peerId, data: signalDataSchema }),
   z.strictObject({ type: z.literal('heartbeat'), qoe: qoeSampleSchema.optional() }),
@@ -109,6 +120,14 @@ export const trackerMessageSchema = z.discriminatedUnion('type', [
     parents: z.array(peerId).max(MAX_NEIGHBOURS),
     /** Peers this one feeds; they open the links. */
     children: z.array(peerId).max(MAX_NEIGHBOURS),
+    /**
+     * Peers this one keeps a standby link to: it opens the links, nothing is pushed on them, and
+     * it may pull from them at once when a parent fails, before the tracker's repair arrives.
+     * Never its own parents, children, itself, or a peer downstream of it.
+     */
+    backupParents: z.array(peerId).max(MAX_NEIGHBOURS),
+    /** The inverse of `backupParents`: peers that keep a standby link to this one (they open it). */
+    backupChildren: z.array(peerId).max(MAX_NEIGHBOURS),
   }),
   z.strictObject({ type: z.literal('signal'), from: peerId, data: signalDataSchema }),
   z.strictObject({

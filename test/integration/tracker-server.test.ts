@@ -213,6 +213,36 @@ describe('TrackerServer', { timeout: 15_000 }, () => {
     expect(await v2.next('neighbours')).toMatchObject({ parents: [v3.peerId], children: [] });
   });
 
+  it('arranges the list a broadcaster asks for, with backup links both ways, and bridges a closed peer', async () => {
+    const { url } = await start();
+    const b = await (await TestClient.open(url)).hello('broadcaster');
+    b.send({ type: 'join', stream: INFO.stream, info: INFO, topology: 'list' });
+    await b.next('joined');
+    const v1 = await (await TestClient.open(url)).hello('viewer');
+    await v1.join();
+    const v2 = await (await TestClient.open(url)).hello('viewer');
+    await v2.join();
+    const v3 = await (await TestClient.open(url)).hello('viewer');
+    await v3.join();
+    // b → v1 → v2 → v3; v3 keeps standby links to v1 and b.
+    expect(await v3.next('neighbours')).toEqual({
+      type: 'neighbours',
+      stream: INFO.stream,
+      parents: [v2.peerId],
+      children: [],
+      backupParents: [v1.peerId, b.peerId],
+      backupChildren: [],
+    });
+    v2.socket.close();
+    // v3 is bridged to v1, the first of its backups; b stays its backup.
+    for (;;) {
+      const message = await v3.next('neighbours');
+      if (message.parents[0] !== v1.peerId) continue;
+      expect(message).toMatchObject({ children: [], backupParents: [b.peerId] });
+      break;
+    }
+  });
+
   it('close() closes every socket, is idempotent, and forbids listening again', async () => {
     const { server, url } = await start();
     const a = await (await TestClient.open(url)).hello('viewer');

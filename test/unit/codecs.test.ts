@@ -197,7 +197,14 @@ describe('tracker message codec', () => {
       heartbeatIntervalMs: 1000,
       heartbeatTimeoutMs: 3000,
     },
-    { type: 'neighbours', stream: 'live', parents: ['a'], children: ['b', 'c'] },
+    {
+      type: 'neighbours',
+      stream: 'live',
+      parents: ['a'],
+      children: ['b', 'c'],
+      backupParents: ['d'],
+      backupChildren: [],
+    },
     { type: 'signal', from: 'a', data: { kind: 'description', sdpType: 'offer', sdp: 'v=0' } },
     { type: 'error', code: 'unknown-stream', message: 'no such stream' },
   ];

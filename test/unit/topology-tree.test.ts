@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SwarmcastError } from '../../src/common/errors.js';
-import { SeededRandom } from '../../src/common/random.js';
 import type { Topology } from '../../src/tracker/core/topology.js';
-import { TreeTopology, treeTopology } from '../../src/tracker/core/tree.js';
-
-function lists(tree: Topology, ids: Iterable<string>): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const id of ids) {
-    out.set(id, `${tree.parentsOf(id).join(',')}|${tree.childrenOf(id).join(',')}`);
-  }
-  return out;
-}
+import { TREE_DEFAULTS, TreeTopology, treeTopology } from '../../src/tracker/core/tree.js';
+import { randomWalk } from './topology-invariants.js';
 
 /** Depth of `id`, walking up parents; throws on a missing parent or a cycle. */
 function depthOf(tree: Topology, id: string): number {
@@ -26,34 +18,13 @@ function depthOf(tree: Topology, id: string): number {
   return depth;
 }
 
-/** The tree's invariants, as a list of violations (plain checks: this runs thousands of times). */
-function violations(
-  tree: Topology,
-  ids: ReadonlySet<string>,
-  rootFanout: number,
-  fanout: number,
-): string[] {
-  const out: string[] = [];
-  if (tree.size !== ids.size + 1) out.push(`size ${tree.size} for ${ids.size} viewers`);
-  if (tree.parentsOf(tree.rootId).length !== 0) out.push('the root has a parent');
-  if (tree.childrenOf(tree.rootId).length > rootFanout) out.push('the root is over its fanout');
+/** A complete tree: depth ≤ ⌈log_k n⌉ + 1 for n viewers under fanout k. */
+function tooDeep(tree: Topology, viewers: ReadonlySet<string>, fanout: number): string[] {
   let maxDepth = 0;
-  for (const id of ids) {
-    if (!tree.has(id)) out.push(`${id} is missing`);
-    const children = tree.childrenOf(id);
-    if (children.length > fanout) out.push(`${id} has ${children.length} children`);
-    for (const child of children) {
-      if (tree.parentsOf(child)[0] !== id) out.push(`${child} does not know its parent ${id}`);
-    }
-    const parent = tree.parentsOf(id)[0] ?? '';
-    if (!tree.childrenOf(parent).includes(id)) out.push(`${parent} does not list ${id}`);
-    maxDepth = Math.max(maxDepth, depthOf(tree, id));
-  }
-  // A complete tree: depth ≤ ⌈log_k n⌉ + 1 for n viewers under fanout k.
-  const n = ids.size;
+  for (const id of viewers) maxDepth = Math.max(maxDepth, depthOf(tree, id));
+  const n = viewers.size;
   const bound = n <= 1 ? n : Math.ceil(Math.log(n) / Math.log(fanout) - 1e-9) + 1;
-  if (maxDepth > bound) out.push(`depth ${maxDepth} over ${bound} for ${n} viewers`);
-  return out;
+  return maxDepth > bound ? [`depth ${maxDepth} over ${bound} for ${n} viewers`] : [];
 }
 
 describe('TreeTopology', { timeout: 10_000 }, () => {
@@ -129,50 +100,87 @@ describe('TreeTopology', { timeout: 10_000 }, () => {
     expect(treeTopology({ fanout: 3 })('r').rootId).toBe('r');
   });
 
+  it('gives each node backup parents at its parent’s depth, in the farthest branches', () => {
+    const tree = new TreeTopology('r');
+    for (let i = 1; i <= 15; i++) tree.add({ id: `n${i}` });
+    // r → n1 → (n2, n3) → (n4..n7) → (n8..n15), in breadth-first order.
+    expect(tree.backupParentsOf('n1')).toEqual([]);
+    expect(tree.backupParentsOf('n2')).toEqual([]);
+    expect(tree.backupParentsOf('n4')).toEqual(['n3']);
+    // Level n4..n7 (4 wide): n8's parent is n4, backups a third and two thirds along: n5, n7.
+    expect(tree.backupParentsOf('n8')).toEqual(['n5', 'n7']);
+    expect(tree.backupParentsOf('n14')).toEqual(['n4', 'n6']);
+    const one = new TreeTopology('r', { backupParents: 1 });
+    for (let i = 1; i <= 15; i++) one.add({ id: `n${i}` });
+    expect(one.backupParentsOf('n8')).toEqual(['n6']);
+  });
+
+  it('keeps a max-heap on upload with orderByCapacity, moving the newcomer up', () => {
+    const tree = new TreeTopology('r', { orderByCapacity: true });
+    tree.add({ id: 'a', uploadKbps: 1000 });
+    tree.add({ id: 'b', uploadKbps: 2000 });
+    tree.add({ id: 'c' });
+    expect(tree.childrenOf('r')).toEqual(['b']);
+    expect(tree.childrenOf('b')).toEqual(['a', 'c']);
+    // The root never moves; a leaver's replacement sinks below a faster child.
+    tree.add({ id: 'd', uploadKbps: 1500 });
+    expect(tree.childrenOf('a')).toEqual([]);
+    expect(tree.childrenOf('d')).toEqual(['a']);
+    tree.remove('b');
+    expect(tree.childrenOf('r')).toEqual(['d']);
+  });
+
   it.each([
-    { rootFanout: 1, fanout: 2, seed: 1 },
-    { rootFanout: 1, fanout: 3, seed: 2 },
-    { rootFanout: 3, fanout: 2, seed: 3 },
-    { rootFanout: 2, fanout: 4, seed: 4 },
+    { rootFanout: 1, fanout: 2, backupParents: 2, orderByCapacity: false, seed: 1 },
+    { rootFanout: 1, fanout: 3, backupParents: 1, orderByCapacity: false, seed: 2 },
+    { rootFanout: 3, fanout: 2, backupParents: 2, orderByCapacity: true, seed: 3 },
+    { rootFanout: 2, fanout: 4, backupParents: 0, orderByCapacity: true, seed: 4 },
   ])(
-    'keeps a connected, acyclic, shallow tree through 3000 random joins and leaves (rootFanout $rootFanout, fanout $fanout)',
-    ({ rootFanout, fanout, seed }) => {
-      const random = new SeededRandom(seed);
-      const tree = new TreeTopology('root', { rootFanout, fanout });
-      const ids = new Set<string>();
-      const problems: string[] = [];
-      let next = 0;
-      let peak = 0;
-      for (let step = 0; step < 3000; step++) {
-        // Drift between growth and shrinkage so both small and larger trees are visited.
-        const growing = Math.floor(step / 500) % 2 === 0;
-        const before = lists(tree, [tree.rootId, ...ids]);
-        let affected: readonly string[];
-        if (ids.size === 0 || random.next() < (growing ? 0.7 : 0.3)) {
-          const id = `p${next++}`;
-          affected = tree.add({ id });
-          ids.add(id);
-        } else {
-          const all = [...ids];
-          const id = all[random.int(all.length)] ?? '';
-          affected = tree.remove(id);
-          ids.delete(id);
-          if (affected.includes(id)) problems.push(`step ${step}: removed ${id} reported`);
-        }
-        // Every node whose lists changed is reported as affected.
-        const after = lists(tree, [tree.rootId, ...ids]);
-        for (const [id, now] of after) {
-          if (before.get(id) !== now && !affected.includes(id)) {
-            problems.push(`step ${step}: ${id} changed but was not reported`);
-          }
-        }
-        peak = Math.max(peak, ids.size);
-        if (step % 50 === 0) problems.push(...violations(tree, ids, rootFanout, fanout));
-      }
-      problems.push(...violations(tree, ids, rootFanout, fanout));
+    'keeps a connected, acyclic, shallow tree with valid backups through 3000 random joins and leaves (rootFanout $rootFanout, fanout $fanout, backups $backupParents, orderByCapacity $orderByCapacity)',
+    ({ rootFanout, fanout, backupParents, orderByCapacity, seed }) => {
+      const tree = treeTopology({ rootFanout, fanout, backupParents, orderByCapacity })('root');
+      const { problems, peak } = randomWalk(tree, {
+        seed,
+        steps: 3000,
+        checkEvery: 50,
+        maxChildren: (id) => (id === 'root' ? rootFanout : fanout),
+        maxParents: 1,
+        maxBackupParents: backupParents,
+        uploadKbps: (i, random) => (i % 3 === 0 ? undefined : 500 + random.int(5000)),
+        extra: (topology, viewers) => tooDeep(topology, viewers, fanout),
+      });
       expect(problems).toEqual([]);
       // The walk really visited large trees.
       expect(peak).toBeGreaterThan(150);
     },
   );
+
+  it('restores heap order within maxMovesPerChange swaps when enough are allowed', () => {
+    const upload = new Map<string, number>();
+    const tree = treeTopology({ orderByCapacity: true, maxMovesPerChange: 64 })('root');
+    const { problems } = randomWalk(tree, {
+      seed: 5,
+      steps: 2000,
+      checkEvery: 10,
+      maxChildren: (id) => (id === 'root' ? 1 : 2),
+      maxParents: 1,
+      maxBackupParents: TREE_DEFAULTS.backupParents,
+      uploadKbps: (i, random) => {
+        const kbps = random.int(10_000);
+        upload.set(`p${i}`, kbps);
+        return kbps;
+      },
+      extra: (topology, viewers) => {
+        const out: string[] = [];
+        for (const id of viewers) {
+          const parent = topology.parentsOf(id)[0] ?? '';
+          if (parent !== 'root' && (upload.get(parent) ?? 0) < (upload.get(id) ?? 0)) {
+            out.push(`${parent} is slower than its child ${id}`);
+          }
+        }
+        return out;
+      },
+    });
+    expect(problems).toEqual([]);
+  });
 });

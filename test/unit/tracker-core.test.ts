@@ -10,6 +10,7 @@ import {
   type TrackerMessage,
 } from '../../src/protocol/tracker.js';
 import { TrackerCore, type TrackerOptions } from '../../src/tracker/core/tracker-core.js';
+import { treeTopology } from '../../src/tracker/core/tree.js';
 
 const TIMEOUT_MS = 5000;
 
@@ -96,8 +97,14 @@ function setup(options: TrackerOptions = {}) {
   return { clock, core, connect, hello, broadcaster, viewer, runFor };
 }
 
-function neighbours(stream: string, parents: string[], children: string[]): TrackerMessage {
-  return { type: 'neighbours', stream, parents, children };
+function neighbours(
+  stream: string,
+  parents: string[],
+  children: string[],
+  backupParents: string[] = [],
+  backupChildren: string[] = [],
+): TrackerMessage {
+  return { type: 'neighbours', stream, parents, children, backupParents, backupChildren };
 }
 
 function errorCode(messages: readonly TrackerMessage[]): string | undefined {
@@ -159,12 +166,15 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
       streams: [
         {
           info: streamInfo('live'),
+          topology: 'tree',
           nodes: [
             {
               id: b.peerId,
               role: 'broadcaster',
               parents: [],
               children: [],
+              backupParents: [],
+              backupChildren: [],
               uploadKbps: null,
               qoe: null,
             },
@@ -224,10 +234,12 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
     expect(v1.take()).toEqual([neighbours('live', [b.peerId], [v2.peerId, v3.peerId])]);
     expect(v2.take()).toEqual([]);
 
+    // v4 is the first at depth 3: it keeps a standby link to v3, in the other branch.
     const v4 = viewer();
-    expect(v4.take().slice(1)).toEqual([neighbours('live', [v2.peerId], [])]);
+    expect(v4.take().slice(1)).toEqual([neighbours('live', [v2.peerId], [], [v3.peerId])]);
     expect(v2.take()).toEqual([neighbours('live', [v1.peerId], [v4.peerId])]);
-    expect([...b.take(), ...v1.take(), ...v3.take()]).toEqual([]);
+    expect(v3.take()).toEqual([neighbours('live', [v1.peerId], [], [], [v4.peerId])]);
+    expect([...b.take(), ...v1.take()]).toEqual([]);
   });
 
   it('uses rootFanout and fanout for the default tree', () => {
@@ -287,12 +299,13 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
     expect(v2.closed).toBeUndefined();
     runFor(1000, alive);
     expect(v2.closed).toBe('heartbeat timeout');
-    // The last leaf, v6, takes v2's place.
+    // The last leaf, v6, takes v2's place; its standby link to v2 goes, v4 and v5 keep theirs
+    // to v3.
     expect(v1.take()).toEqual([neighbours('live', [b.peerId], [v6.peerId, v3.peerId])]);
     expect(v6.take()).toEqual([neighbours('live', [v1.peerId], [v4.peerId, v5.peerId])]);
-    expect(v4.take()).toEqual([neighbours('live', [v6.peerId], [])]);
-    expect(v5.take()).toEqual([neighbours('live', [v6.peerId], [])]);
-    expect(v3.take()).toEqual([neighbours('live', [v1.peerId], [])]);
+    expect(v4.take()).toEqual([neighbours('live', [v6.peerId], [], [v3.peerId])]);
+    expect(v5.take()).toEqual([neighbours('live', [v6.peerId], [], [v3.peerId])]);
+    expect(v3.take()).toEqual([neighbours('live', [v1.peerId], [], [], [v4.peerId, v5.peerId])]);
     expect(b.take()).toEqual([]);
     expect(v2.take()).toEqual([]);
     const ids = core.snapshot().streams[0]?.nodes.map((n) => n.id);
@@ -467,6 +480,142 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
     v.send({ type: 'heartbeat' });
     expect(v.take()).toEqual([]);
   });
+
+  it('builds the topology the broadcaster names in its join, and refuses one from a viewer', () => {
+    const { hello, viewer, core } = setup({ topology: 'mesh' });
+    const b = hello('broadcaster');
+    b.send({ type: 'join', stream: 'live', info: streamInfo('live'), topology: 'list' });
+    const [v1, v2, v3] = [viewer(), viewer(), viewer()];
+    expect(v3.take()).toEqual([
+      { type: 'joined', info: streamInfo('live') },
+      neighbours('live', [v2.peerId], [], [v1.peerId, b.peerId]),
+    ]);
+    expect(v1.take().at(-1)).toEqual(neighbours('live', [b.peerId], [v2.peerId], [], [v3.peerId]));
+    const [stream] = core.snapshot().streams;
+    expect(stream?.topology).toBe('list');
+    expect(stream?.nodes[0]?.backupChildren).toEqual([v2.peerId, v3.peerId]);
+    // The tracker's default applies when the join names none.
+    const other = hello('broadcaster');
+    other.send({ type: 'join', stream: 'other', info: streamInfo('other') });
+    expect(core.snapshot().streams[1]?.topology).toBe('mesh');
+    const late = hello('viewer');
+    late.send({ type: 'join', stream: 'live', topology: 'tree' });
+    expect(errorCode(late.take())).toBe('unauthorized');
+  });
+
+  it('passes the stream bitrate, from the stream info or else the bitrateKbps option, to the topology factory', () => {
+    const seen: (number | undefined)[] = [];
+    const factory = treeTopology();
+    const { hello } = setup({
+      bitrateKbps: 800,
+      topologies: {
+        tree: (rootId, context) => {
+          seen.push(context?.bitrateKbps);
+          return factory(rootId, context);
+        },
+      },
+    });
+    hello('broadcaster').send({
+      type: 'join',
+      stream: 'a',
+      info: { ...streamInfo('a'), bitrateKbps: 1200 },
+    });
+    hello('broadcaster').send({ type: 'join', stream: 'b', info: streamInfo('b') });
+    expect(seen).toEqual([1200, 800]);
+    expect(() => setup({ bitrateKbps: 0 })).toThrow(/bitrateKbps/);
+  });
+
+  it.each(['list', 'tree', 'mesh'] as const)(
+    'keeps every peer’s view, built only from the neighbours messages it received, equal to the %s topology through 1500 random joins, leaves and failures',
+    (kind) => {
+      const { connect, core } = setup({ topology: kind, bitrateKbps: 1000 });
+      const random = new SeededRandom(kind.length * 101);
+      interface View {
+        parents: string[];
+        children: string[];
+        backupParents: string[];
+        backupChildren: string[];
+      }
+      const views = new Map<string, View>();
+      /** A peer that applies every neighbours message it gets, as the peer core does. */
+      const peer = (role: 'viewer' | 'broadcaster'): FakeClient => {
+        const client = connect();
+        const uploadKbps = random.next() < 0.2 ? undefined : random.int(4000);
+        client.send({
+          type: 'hello',
+          version: TRACKER_PROTOCOL_VERSION,
+          role,
+          ...(uploadKbps === undefined ? {} : { uploadKbps }),
+        });
+        const [welcome] = client.take();
+        client.peerId = welcome?.type === 'welcome' ? welcome.peerId : '';
+        return client;
+      };
+      const drain = (client: FakeClient): void => {
+        for (const message of client.take()) {
+          if (message.type === 'neighbours') {
+            const { parents, children, backupParents, backupChildren } = message;
+            views.set(client.peerId, { parents, children, backupParents, backupChildren });
+          }
+        }
+      };
+      const b = peer('broadcaster');
+      b.send({ type: 'join', stream: 'live', info: streamInfo('live') });
+      const joined: FakeClient[] = [];
+      const idle: FakeClient[] = [];
+      const problems: string[] = [];
+      for (let step = 0; step < 1500 && problems.length === 0; step++) {
+        const growing = Math.floor(step / 300) % 2 === 0;
+        const roll = random.next();
+        if (joined.length === 0 || roll < (growing ? 0.65 : 0.35)) {
+          const client = idle.pop() ?? peer('viewer');
+          client.send({ type: 'join', stream: 'live' });
+          joined.push(client);
+        } else {
+          const [client] = joined.splice(random.int(joined.length), 1);
+          if (client === undefined) continue;
+          if (random.next() < 0.5) {
+            client.send({ type: 'leave' });
+            idle.push(client);
+          } else {
+            core.disconnect(client.connectionId);
+          }
+          views.delete(client.peerId);
+          client.take();
+        }
+        for (const client of [b, ...joined]) drain(client);
+        if (step % 10 !== 0) continue;
+        const nodes = core.snapshot().streams[0]?.nodes ?? [];
+        if (nodes.length !== joined.length + 1)
+          problems.push(`step ${step}: ${nodes.length} nodes`);
+        const inverse = new Map<string, string[]>();
+        for (const node of nodes) {
+          for (const backup of node.backupParents) {
+            inverse.set(backup, [...(inverse.get(backup) ?? []), node.id]);
+          }
+        }
+        for (const node of nodes) {
+          const view = views.get(node.id);
+          const expected = {
+            parents: node.parents,
+            children: node.children,
+            backupParents: node.backupParents,
+            backupChildren: [...(inverse.get(node.id) ?? [])].sort(),
+          };
+          const seen =
+            view === undefined
+              ? undefined
+              : { ...view, backupChildren: [...view.backupChildren].sort() };
+          if (JSON.stringify(seen) !== JSON.stringify(expected)) {
+            problems.push(
+              `step ${step}: ${node.id} sees ${JSON.stringify(seen)}, not ${JSON.stringify(expected)}`,
+            );
+          }
+        }
+      }
+      expect(problems).toEqual([]);
+    },
+  );
 
   it('rejects invalid options at construction', () => {
     expect(() => setup({ heartbeatIntervalMs: 0 })).toThrow(SwarmcastError);

@@ -16,10 +16,13 @@ import {
   type ClientMessage,
   type QoeSample,
   type StreamInfo,
+  type TopologyKind,
   type TrackerErrorCode,
   type TrackerMessage,
 } from '../../protocol/tracker.js';
-import type { Topology, TopologyFactory } from './topology.js';
+import { listTopology } from './list.js';
+import { meshTopology } from './mesh.js';
+import { sameIds, validBitrate, type Topology, type TopologyFactory } from './topology.js';
 import { treeTopology } from './tree.js';
 
 /** Tracker defaults that are not shared with other roles. */
@@ -54,12 +57,22 @@ export interface TrackerOptions {
   heartbeatTimeoutMs?: number;
   /** A connection must say hello this soon. @default TRACKER_DEFAULTS.handshakeTimeoutMs */
   handshakeTimeoutMs?: number;
-  /** Builds each new stream's topology. @default a TreeTopology with `rootFanout` and `fanout` */
-  topology?: TopologyFactory;
+  /** Topology of a stream whose broadcaster's `join` names none. @default 'tree' */
+  topology?: TopologyKind;
+  /**
+   * Builds the topology of each kind. @default `listTopology()`, `treeTopology({ rootFanout,
+   * fanout })` and `meshTopology()`
+   */
+  topologies?: Partial<Record<TopologyKind, TopologyFactory>>;
   /** Children of the broadcaster in the default tree. @default DEFAULTS.rootFanout */
   rootFanout?: number;
   /** Children of every viewer in the default tree. @default DEFAULTS.treeFanout */
   fanout?: number;
+  /**
+   * Stream bitrate for the capacity rule when the broadcaster's stream info carries none.
+   * @default none: capacity is unknown and fanouts apply
+   */
+  bitrateKbps?: number;
   /** Sustained messages per second per connection. @default TRACKER_DEFAULTS.rateLimitPerSecond */
   rateLimitPerSecond?: number;
   /** Burst of messages per connection. @default TRACKER_DEFAULTS.rateLimitBurst */
@@ -95,6 +108,8 @@ export interface NodeSnapshot {
   readonly role: PeerRole;
   readonly parents: readonly string[];
   readonly children: readonly string[];
+  readonly backupParents: readonly string[];
+  readonly backupChildren: readonly string[];
   readonly uploadKbps: number | null;
   /** The last QoE sample the peer sent with a heartbeat. */
   readonly qoe: QoeSample | null;
@@ -102,6 +117,7 @@ export interface NodeSnapshot {
 
 export interface StreamSnapshot {
   readonly info: StreamInfo;
+  readonly topology: TopologyKind;
   /** Broadcaster first, then viewers in arrival order. */
   readonly nodes: readonly NodeSnapshot[];
 }
@@ -112,9 +128,29 @@ export interface TrackerSnapshot {
   readonly streams: readonly StreamSnapshot[];
 }
 
+/** The four lists of a `neighbours` message. */
+interface NeighbourLists {
+  readonly parents: string[];
+  readonly children: string[];
+  readonly backupParents: string[];
+  readonly backupChildren: string[];
+}
+
+const NO_NEIGHBOURS: NeighbourLists = {
+  parents: [],
+  children: [],
+  backupParents: [],
+  backupChildren: [],
+};
+
 interface StreamState {
   readonly info: StreamInfo;
+  readonly kind: TopologyKind;
   readonly topology: Topology;
+  /** Each node's backup parents as last read from the topology (absent: none). */
+  readonly backupParents: Map<string, readonly string[]>;
+  /** The inverse: who keeps a standby link to each node, in the order the links appeared. */
+  readonly backupChildren: Map<string, Set<string>>;
   readonly broadcaster: Connection;
   /** Members by peer id, broadcaster included, in arrival order. */
   readonly members: Map<string, Connection>;
@@ -135,7 +171,7 @@ interface Connection {
   welcomed: Welcomed | undefined;
   stream: StreamState | undefined;
   /** The neighbour lists last sent, to send only changes. */
-  sent: { parents: readonly string[]; children: readonly string[] } | undefined;
+  sent: NeighbourLists | undefined;
   qoe: QoeSample | null;
   lastSeenMs: number;
   protocolErrors: number;
@@ -152,7 +188,10 @@ export class TrackerCore {
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #logger: Logger;
-  readonly #options: Required<Omit<TrackerOptions, 'rootFanout' | 'fanout'>>;
+  readonly #options: Required<
+    Omit<TrackerOptions, 'rootFanout' | 'fanout' | 'bitrateKbps' | 'topologies'>
+  > & { topologies: Record<TopologyKind, TopologyFactory> };
+  readonly #bitrateKbps: number | undefined;
   readonly #connections = new Map<string, Connection>();
   readonly #peers = new Map<string, Connection>();
   readonly #streams = new Map<string, StreamState>();
@@ -176,9 +215,14 @@ export class TrackerCore {
         'handshakeTimeoutMs',
         options.handshakeTimeoutMs ?? TRACKER_DEFAULTS.handshakeTimeoutMs,
       ),
-      topology:
-        options.topology ??
-        treeTopology({ rootFanout: options.rootFanout, fanout: options.fanout }),
+      topology: options.topology ?? 'tree',
+      topologies: {
+        list: options.topologies?.list ?? listTopology(),
+        tree:
+          options.topologies?.tree ??
+          treeTopology({ rootFanout: options.rootFanout, fanout: options.fanout }),
+        mesh: options.topologies?.mesh ?? meshTopology(),
+      },
       rateLimitPerSecond: positive(
         'rateLimitPerSecond',
         options.rateLimitPerSecond ?? TRACKER_DEFAULTS.rateLimitPerSecond,
@@ -196,6 +240,7 @@ export class TrackerCore {
         options.maxProtocolErrors ?? TRACKER_DEFAULTS.maxProtocolErrors,
       ),
     };
+    this.#bitrateKbps = validBitrate(options.bitrateKbps);
     if (this.#options.heartbeatTimeoutMs <= this.#options.heartbeatIntervalMs) {
       throw new SwarmcastError(
         'invalid-argument',
@@ -285,13 +330,12 @@ export class TrackerCore {
         nodes.push({
           id,
           role: member === stream.broadcaster ? 'broadcaster' : 'viewer',
-          parents: stream.topology.parentsOf(id),
-          children: stream.topology.childrenOf(id),
+          ...listsOf(stream, id),
           uploadKbps: member.welcomed?.uploadKbps ?? null,
           qoe: member.qoe,
         });
       }
-      streams.push({ info: stream.info, nodes });
+      streams.push({ info: stream.info, topology: stream.kind, nodes });
     }
     return { connections: this.#connections.size, streams };
   }
@@ -375,10 +419,19 @@ export class TrackerCore {
       } else if (existing !== undefined) {
         this.#sendError(connection, 'unauthorized', `stream ${message.stream} has a broadcaster`);
       } else {
-        this.#createStream(connection, welcomed.peerId, message.info);
+        this.#createStream(
+          connection,
+          welcomed.peerId,
+          message.info,
+          message.topology ?? this.#options.topology,
+        );
       }
-    } else if (message.info !== undefined) {
-      this.#sendError(connection, 'unauthorized', 'only a broadcaster announces a stream');
+    } else if (message.info !== undefined || message.topology !== undefined) {
+      this.#sendError(
+        connection,
+        'unauthorized',
+        'only a broadcaster announces a stream and its topology',
+      );
     } else if (existing === undefined) {
       this.#sendError(connection, 'unknown-stream', `no stream ${message.stream}`);
     } else {
@@ -394,17 +447,33 @@ export class TrackerCore {
     }
   }
 
-  #createStream(connection: Connection, peerId: string, info: StreamInfo): void {
+  #createStream(
+    connection: Connection,
+    peerId: string,
+    info: StreamInfo,
+    kind: TopologyKind,
+  ): void {
+    const bitrateKbps = info.bitrateKbps ?? this.#bitrateKbps;
     const stream: StreamState = {
       info,
-      topology: this.#options.topology(peerId),
+      kind,
+      topology: this.#options.topologies[kind](
+        peerId,
+        bitrateKbps === undefined ? {} : { bitrateKbps },
+      ),
+      backupParents: new Map(),
+      backupChildren: new Map(),
       broadcaster: connection,
       members: new Map([[peerId, connection]]),
     };
     this.#streams.set(info.stream, stream);
     connection.stream = stream;
     connection.send({ type: 'joined', info });
-    this.#logger.info('stream created', { stream: info.stream, broadcaster: peerId });
+    this.#logger.info('stream created', {
+      stream: info.stream,
+      broadcaster: peerId,
+      topology: kind,
+    });
     this.#publish(stream, [peerId]);
   }
 
@@ -440,7 +509,9 @@ export class TrackerCore {
     }
     const affected = stream.topology.remove(peerId);
     this.#logger.info(`peer ${how}`, { stream: stream.info.stream, peer: peerId });
-    this.#publish(stream, affected);
+    // The departed node is a candidate too, so that its standby links leave the inverse index.
+    this.#publish(stream, [...affected, peerId]);
+    stream.backupChildren.delete(peerId);
   }
 
   #endStream(stream: StreamState): void {
@@ -448,29 +519,35 @@ export class TrackerCore {
     for (const member of stream.members.values()) {
       member.stream = undefined;
       member.sent = undefined;
-      member.send({ type: 'neighbours', stream: name, parents: [], children: [] });
+      member.send({ type: 'neighbours', stream: name, ...NO_NEIGHBOURS });
     }
     this.#streams.delete(name);
     this.#logger.info('stream ended', { stream: name, viewers: stream.members.size });
   }
 
-  /** Sends `neighbours` to each of `candidates` whose lists differ from what it was last told. */
-  #publish(stream: StreamState, candidates: Iterable<string>): void {
-    for (const id of candidates) {
+  /**
+   * Sends `neighbours` to each of `candidates`, and to each node whose backup children changed
+   * because a candidate's backup parents did, whose lists differ from what it was last told.
+   */
+  #publish(stream: StreamState, candidates: readonly string[]): void {
+    const targets = new Set(candidates);
+    for (const id of candidates) refreshBackups(stream, id, targets);
+    for (const id of targets) {
       const member = stream.members.get(id);
       if (member === undefined) continue;
-      const parents = [...stream.topology.parentsOf(id)];
-      const children = [...stream.topology.childrenOf(id)];
+      const lists = listsOf(stream, id);
       const sent = member.sent;
       if (
         sent !== undefined &&
-        sameIds(sent.parents, parents) &&
-        sameIds(sent.children, children)
+        sameIds(sent.parents, lists.parents) &&
+        sameIds(sent.children, lists.children) &&
+        sameIds(sent.backupParents, lists.backupParents) &&
+        sameIds(sent.backupChildren, lists.backupChildren)
       ) {
         continue;
       }
-      member.sent = { parents, children };
-      member.send({ type: 'neighbours', stream: stream.info.stream, parents, children });
+      member.sent = lists;
+      member.send({ type: 'neighbours', stream: stream.info.stream, ...lists });
     }
   }
 
@@ -566,8 +643,41 @@ class TokenBucket {
   }
 }
 
-function sameIds(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((id, i) => id === b[i]);
+/** A member's four lists as the topology and the inverse index hold them now. */
+function listsOf(stream: StreamState, id: string): NeighbourLists {
+  return {
+    parents: [...stream.topology.parentsOf(id)],
+    children: [...stream.topology.childrenOf(id)],
+    backupParents: [...stream.topology.backupParentsOf(id)],
+    backupChildren: [...(stream.backupChildren.get(id) ?? [])],
+  };
+}
+
+/**
+ * Reads `id`'s backup parents from the topology (none once it has left) and updates the inverse
+ * index; the nodes whose backup children changed are added to `changed`.
+ */
+function refreshBackups(stream: StreamState, id: string, changed: Set<string>): void {
+  const before = stream.backupParents.get(id) ?? [];
+  const after = stream.topology.has(id) ? [...stream.topology.backupParentsOf(id)] : [];
+  if (sameIds(before, after)) return;
+  for (const gone of before) {
+    if (after.includes(gone)) continue;
+    stream.backupChildren.get(gone)?.delete(id);
+    changed.add(gone);
+  }
+  for (const added of after) {
+    if (before.includes(added)) continue;
+    let inverse = stream.backupChildren.get(added);
+    if (inverse === undefined) {
+      inverse = new Set();
+      stream.backupChildren.set(added, inverse);
+    }
+    inverse.add(id);
+    changed.add(added);
+  }
+  if (after.length === 0) stream.backupParents.delete(id);
+  else stream.backupParents.set(id, after);
 }
 
 function timing(name: string, value: number): number {

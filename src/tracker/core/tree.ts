@@ -1,22 +1,47 @@
 import { DEFAULTS } from '../../common/defaults.js';
 import { SwarmcastError } from '../../common/errors.js';
-import { MAX_NEIGHBOURS } from '../../protocol/tracker.js';
-import type { Topology, TopologyFactory, TopologyNode } from './topology.js';
+import {
+  validCount,
+  validFanout,
+  type CapacityOptions,
+  type Topology,
+  type TopologyFactory,
+  type TopologyNode,
+} from './topology.js';
 
-export interface TreeTopologyOptions {
+/** Tree defaults. */
+export const TREE_DEFAULTS = {
+  /** Standby links per node, to nodes at its parent's depth in other branches. */
+  backupParents: 2,
+  /** Most standby links per node this topology allows. */
+  maxBackupParents: 2,
+  /** Swaps per change that restore max-heap order, with `orderByCapacity`. */
+  maxMovesPerChange: 4,
+} as const;
+
+export interface TreeTopologyOptions extends CapacityOptions {
   /**
    * Children of the root (each is one full copy of the stream the broadcaster uploads).
    * @default DEFAULTS.rootFanout
    */
   rootFanout?: number;
-  /** Children of every viewer. @default DEFAULTS.treeFanout */
-  fanout?: number;
+  /** Backup parents per node, 0 to 2. @default TREE_DEFAULTS.backupParents */
+  backupParents?: number;
+  /**
+   * Swaps per change with `orderByCapacity`: each re-links about 6 peers; a larger imbalance
+   * is fixed over the following changes.
+   * @default TREE_DEFAULTS.maxMovesPerChange
+   */
+  maxMovesPerChange?: number;
 }
 
 /**
  * A k-ary tree filled by arrival: each new viewer attaches to the shallowest node with a free
  * slot, the earliest in breadth-first order first (which is arrival order until a repair moves a
- * node). Upload capacity is not used.
+ * node). With `orderByCapacity` the tree is also kept as a max-heap on announced upload (unknown
+ * upload counts as the least): after each change the moved nodes swap with their parent while it
+ * has less upload, or with their fastest child while it has more, at most `maxMovesPerChange`
+ * swaps per change; each swap re-links two nodes and their neighbours. The root never moves.
  *
  * The tree is kept complete, stored as an array in breadth-first order like a binary heap: index
  * 0 is the root, and the children of index `p` sit at consecutive indices computed from the
@@ -31,19 +56,34 @@ export interface TreeTopologyOptions {
  * fixed by the indices. The alternative, attaching each orphan to the shallowest free slot,
  * touches fewer nodes per repair but grafts whole subtrees at the bottom of the tree, so depth
  * grows with churn. The cost here is one re-link for the moved leaf and its former parent.
+ *
+ * Backups (why "half a level away from the parent"): a node's backup parents are at its parent's
+ * depth, at offsets ⌊L/3⌉ and ⌊2L/3⌉ (one backup: ⌊L/2⌉) along that level of L nodes, so they sit
+ * in the branches farthest from the parent's and share the fewest ancestors with it: a failure
+ * that cuts the parent's branch rarely cuts the backup's. Being strictly shallower than the node,
+ * a backup is never downstream of it and backups cannot form a cycle. Nodes under the root's
+ * only child (one node at depth 1) have no other node at their parent's depth, so no backup.
  */
 export class TreeTopology implements Topology {
   readonly rootId: string;
   readonly #rootFanout: number;
   readonly #fanout: number;
+  readonly #backups: number;
+  readonly #orderByCapacity: boolean;
+  readonly #maxMoves: number;
   /** Node ids in breadth-first order; index 0 is the root. */
   readonly #order: string[];
   readonly #index = new Map<string, number>();
+  /** Announced upload, -1 when unknown. */
+  readonly #upload = new Map<string, number>();
 
   constructor(rootId: string, options: TreeTopologyOptions = {}) {
     const checked = checkTreeOptions(options);
     this.#rootFanout = checked.rootFanout;
     this.#fanout = checked.fanout;
+    this.#backups = checked.backupParents;
+    this.#orderByCapacity = checked.orderByCapacity;
+    this.#maxMoves = checked.maxMovesPerChange;
     this.rootId = rootId;
     this.#order = [rootId];
     this.#index.set(rootId, 0);
@@ -64,7 +104,10 @@ export class TreeTopology implements Topology {
     const index = this.#order.length;
     this.#order.push(node.id);
     this.#index.set(node.id, index);
-    return [node.id, this.#idAt(this.#parentIndex(index))];
+    this.#upload.set(node.id, node.uploadKbps ?? -1);
+    const touched = [index];
+    if (this.#orderByCapacity) this.#siftUp(index, this.#maxMoves, touched);
+    return this.#affected(touched);
   }
 
   remove(id: string): readonly string[] {
@@ -73,19 +116,17 @@ export class TreeTopology implements Topology {
       throw new SwarmcastError('invalid-argument', 'the root cannot be removed: end the stream');
     }
     const lastIndex = this.#order.length - 1;
-    const affected = new Set<string>([this.#idAt(this.#parentIndex(index))]);
-    if (index !== lastIndex) {
-      const moved = this.#idAt(lastIndex);
-      for (const child of this.#childIndices(index)) affected.add(this.#idAt(child));
-      affected.add(moved);
-      affected.add(this.#idAt(this.#parentIndex(lastIndex)));
-      this.#order[index] = moved;
-      this.#index.set(moved, index);
-    }
+    const touched = [index, lastIndex];
+    if (index !== lastIndex) this.#place(this.#idAt(lastIndex), index);
     this.#order.pop();
     this.#index.delete(id);
-    affected.delete(id);
-    return [...affected];
+    this.#upload.delete(id);
+    if (this.#orderByCapacity && index !== lastIndex) {
+      // The mover either climbs (it is faster than its new parent) or sinks, never both.
+      const left = this.#siftUp(index, this.#maxMoves, touched);
+      if (left === this.#maxMoves) this.#siftDown(index, left, touched);
+    }
+    return this.#affected(touched);
   }
 
   parentsOf(id: string): readonly string[] {
@@ -95,6 +136,108 @@ export class TreeTopology implements Topology {
 
   childrenOf(id: string): readonly string[] {
     return this.#childIndices(this.#indexOf(id)).map((child) => this.#idAt(child));
+  }
+
+  backupParentsOf(id: string): readonly string[] {
+    const index = this.#indexOf(id);
+    if (index === 0) return [];
+    return this.#backupIndices(this.#parentIndex(index)).map((backup) => this.#idAt(backup));
+  }
+
+  /** The nodes at the depth of `parent` that its children keep standby links to. */
+  #backupIndices(parent: number): number[] {
+    const [start, width] = this.#level(parent);
+    const out: number[] = [];
+    for (let j = 1; j <= this.#backups; j++) {
+      const offset = Math.round((j * width) / (this.#backups + 1)) % width;
+      const backup = start + ((parent - start + offset) % width);
+      if (backup !== parent && !out.includes(backup)) out.push(backup);
+    }
+    return out;
+  }
+
+  /** Indices whose children keep a standby link to `index` (the inverse of `#backupIndices`). */
+  #backupDependents(index: number): number[] {
+    const [start, width] = this.#level(index);
+    const out: number[] = [];
+    for (let j = 1; j <= this.#backups; j++) {
+      const offset = Math.round((j * width) / (this.#backups + 1)) % width;
+      const parent = start + ((((index - start - offset) % width) + width) % width);
+      if (parent !== index) out.push(...this.#childIndices(parent));
+    }
+    return out;
+  }
+
+  /** First index and width of the level that holds `index` (the root's level is [0, 1]). */
+  #level(index: number): [number, number] {
+    if (index === 0) return [0, 1];
+    let start = 1;
+    let width = this.#rootFanout;
+    while (index >= start + width) {
+      start += width;
+      width *= this.#fanout;
+    }
+    return [start, width];
+  }
+
+  /** Ids whose lists may have changed because the ids at `touched` indices changed. */
+  #affected(touched: readonly number[]): string[] {
+    const out = new Set<string>();
+    const add = (index: number): void => {
+      const id = this.#order[index];
+      if (id !== undefined) out.add(id);
+    };
+    for (const index of touched) {
+      add(index);
+      if (index > 0) add(this.#parentIndex(index));
+      for (const child of this.#childIndices(index)) add(child);
+      for (const dependent of this.#backupDependents(index)) add(dependent);
+    }
+    return [...out];
+  }
+
+  /** Swaps the node at `index` with its parent while the parent has less upload. */
+  #siftUp(index: number, moves: number, touched: number[]): number {
+    let current = index;
+    let left = moves;
+    while (left > 0 && current > 0) {
+      const parent = this.#parentIndex(current);
+      if (parent === 0 || this.#uploadAt(parent) >= this.#uploadAt(current)) break;
+      this.#swap(current, parent, touched);
+      current = parent;
+      left--;
+    }
+    return left;
+  }
+
+  /** Swaps the node at `index` with its fastest child while that child has more upload. */
+  #siftDown(index: number, moves: number, touched: number[]): void {
+    let current = index;
+    for (let left = moves; left > 0 && current > 0; left--) {
+      let fastest = -1;
+      for (const child of this.#childIndices(current)) {
+        if (fastest < 0 || this.#uploadAt(child) > this.#uploadAt(fastest)) fastest = child;
+      }
+      if (fastest < 0 || this.#uploadAt(fastest) <= this.#uploadAt(current)) return;
+      this.#swap(current, fastest, touched);
+      current = fastest;
+    }
+  }
+
+  #swap(a: number, b: number, touched: number[]): void {
+    const idA = this.#idAt(a);
+    this.#place(this.#idAt(b), a);
+    this.#place(idA, b);
+    touched.push(a, b);
+  }
+
+  #place(id: string, index: number): void {
+    this.#order[index] = id;
+    this.#index.set(id, index);
+  }
+
+  #uploadAt(index: number): number {
+    return this.#upload.get(this.#idAt(index)) ?? -1;
   }
 
   /** Indices of the children of `index` that are occupied. */
@@ -136,15 +279,18 @@ function checkTreeOptions(options: TreeTopologyOptions): Required<TreeTopologyOp
   return {
     rootFanout: validFanout('rootFanout', options.rootFanout ?? DEFAULTS.rootFanout),
     fanout: validFanout('fanout', options.fanout ?? DEFAULTS.treeFanout),
+    backupParents: validCount(
+      'backupParents',
+      options.backupParents ?? TREE_DEFAULTS.backupParents,
+      0,
+      TREE_DEFAULTS.maxBackupParents,
+    ),
+    orderByCapacity: options.orderByCapacity ?? false,
+    maxMovesPerChange: validCount(
+      'maxMovesPerChange',
+      options.maxMovesPerChange ?? TREE_DEFAULTS.maxMovesPerChange,
+      0,
+      64,
+    ),
   };
-}
-
-function validFanout(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1 || value > MAX_NEIGHBOURS) {
-    throw new SwarmcastError(
-      'invalid-argument',
-      `${name} must be an integer from 1 to ${MAX_NEIGHBOURS}, got ${value}`,
-    );
-  }
-  return value;
 }

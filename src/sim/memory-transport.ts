@@ -1,0 +1,409 @@
+/**
+ * `PeerTransport` over the simulated network (`network.ts`): every link is a pair of pipes
+ * between two nodes, so messages pay their nodes' upload and download capacity and the latency
+ * between them. Signaling goes out through `events.signal` like WebRTC's: a small synthetic offer
+ * and answer naming the link, which the owner relays through the tracker. Once the answer is back,
+ * the link opens on both ends after `connectRtts` round trips (ICE checks, DTLS and SCTP
+ * handshakes).
+ *
+ * Messages are handed over, not copied: the receiver gets the sender's `Uint8Array`. Callers must
+ * not modify a message after sending it (the peer core never does); this saves a copy per hop,
+ * which matters at a thousand peers.
+ */
+import type { TimerHandle } from '../common/clock.js';
+import { InvalidStateError, SwarmcastError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { MAX_FRAME_BYTES } from '../protocol/frames.js';
+import type { SignalData } from '../protocol/tracker.js';
+import type {
+  Link,
+  PeerTransport,
+  PeerTransportFactory,
+  TransportEvents,
+} from '../transport/types.js';
+import type { Pipe, SimNetwork } from './network.js';
+
+export const MEMORY_TRANSPORT_DEFAULTS = {
+  /** A link not open this long after `connect()` or the offer is closed. */
+  connectTimeoutMs: 10_000,
+  /** `drain` fires when a link's buffered amount falls to this after having been above it. */
+  lowWaterBytes: 256 * 1024,
+  /** Round trips from the answer's arrival to the link being open on both ends. */
+  connectRtts: 2,
+} as const;
+
+export interface MemoryTransportOptions {
+  /** The node this transport sends from; it must be in the network. */
+  nodeId: string;
+  /** @default MEMORY_TRANSPORT_DEFAULTS.connectTimeoutMs */
+  connectTimeoutMs?: number;
+  /** @default MEMORY_TRANSPORT_DEFAULTS.lowWaterBytes */
+  lowWaterBytes?: number;
+  /** @default MEMORY_TRANSPORT_DEFAULTS.connectRtts */
+  connectRtts?: number;
+}
+
+export interface MemoryTransportComponents {
+  network: SimNetwork;
+  logger: Logger;
+}
+
+/** The synthetic SDP: a marker and the link's token. */
+const SDP_PREFIX = 'swarmcast-sim link ';
+
+type LinkState = 'connecting' | 'open' | 'closed';
+
+/** The two ends of one link, by token, per network. */
+const pairs = new WeakMap<
+  SimNetwork,
+  Map<number, { initiator: MemoryLink; answerer?: MemoryLink }>
+>();
+
+function pairsOf(
+  network: SimNetwork,
+): Map<number, { initiator: MemoryLink; answerer?: MemoryLink }> {
+  let map = pairs.get(network);
+  if (map === undefined) {
+    map = new Map();
+    pairs.set(network, map);
+  }
+  return map;
+}
+
+/** A message sent and not yet out of the sender's uplink. */
+interface Outgoing {
+  readonly leftAt: number;
+  readonly bytes: number;
+}
+
+class MemoryLink implements Link {
+  readonly remoteId: string;
+  readonly initiator: boolean;
+  readonly token: number;
+  readonly #transport: MemoryTransport;
+  readonly #network: SimNetwork;
+  /** To the remote node; undefined when no node has that name (the link can never open). */
+  readonly out: Pipe | undefined;
+  state: LinkState = 'connecting';
+  /** The other end, once paired. */
+  remote: MemoryLink | undefined;
+  answered = false;
+  readonly #outgoing: Outgoing[] = [];
+  #outgoingHead = 0;
+  #buffered = 0;
+  #drainArmed = false;
+  readonly #timer: TimerHandle;
+
+  constructor(transport: MemoryTransport, remoteId: string, initiator: boolean, token: number) {
+    this.#transport = transport;
+    this.#network = transport.network;
+    this.remoteId = remoteId;
+    this.initiator = initiator;
+    this.token = token;
+    this.out = this.#network.hasNode(remoteId)
+      ? this.#network.pipe(transport.nodeId, remoteId)
+      : undefined;
+    this.#timer = this.#network.clock.setTimeout(() => {
+      if (this.state === 'connecting') this.close();
+    }, transport.connectTimeoutMs);
+  }
+
+  get bufferedAmount(): number {
+    if (this.state !== 'open') return 0;
+    const now = this.#network.clock.now();
+    while (this.#outgoingHead < this.#outgoing.length) {
+      const head = this.#outgoing[this.#outgoingHead];
+      if (head === undefined || head.leftAt > now) break;
+      this.#buffered -= head.bytes;
+      this.#outgoingHead++;
+    }
+    if (this.#outgoingHead === this.#outgoing.length) {
+      this.#outgoing.length = 0;
+      this.#outgoingHead = 0;
+      this.#buffered = 0;
+    } else if (this.#outgoingHead > 1024) {
+      this.#outgoing.splice(0, this.#outgoingHead);
+      this.#outgoingHead = 0;
+    }
+    return this.#buffered;
+  }
+
+  send(message: Uint8Array): void {
+    if (message.byteLength > MAX_FRAME_BYTES) {
+      throw new TypeError(`a link message is at most ${MAX_FRAME_BYTES} bytes`);
+    }
+    if (this.state === 'closed') return;
+    if (this.state !== 'open') throw new InvalidStateError('link is not open yet');
+    const remote = this.remote;
+    const out = this.out;
+    if (out === undefined) throw new InvalidStateError('link is not open yet');
+    const leftAt = this.#network.send(out, message.byteLength, () => {
+      remote?.received(message);
+    });
+    this.#outgoing.push({ leftAt, bytes: message.byteLength });
+    this.#buffered += message.byteLength;
+    if (!this.#drainArmed && this.bufferedAmount > this.#transport.lowWaterBytes) {
+      this.#drainArmed = true;
+      this.#armDrain();
+    }
+  }
+
+  close(): void {
+    if (this.state === 'closed') return;
+    this.finish();
+    const remote = this.remote;
+    if (remote !== undefined && this.out !== undefined) {
+      this.#network.notify(this.out, () => {
+        remote.finish();
+      });
+    }
+  }
+
+  /** The link is closed here; `close` fires once. The remote end is not told. */
+  finish(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.#network.clock.clearTimeout(this.#timer);
+    this.#outgoing.length = 0;
+    this.#outgoingHead = 0;
+    this.#buffered = 0;
+    pairsOf(this.#network).delete(this.token);
+    this.#transport.closed(this);
+  }
+
+  /** Dies with its node: no event here; the remote end sees a close after one round trip. */
+  fail(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.#network.clock.clearTimeout(this.#timer);
+    this.out?.cut();
+    pairsOf(this.#network).delete(this.token);
+    const remote = this.remote;
+    const rttMs = this.out?.rttMs;
+    if (remote !== undefined && rttMs !== undefined) {
+      this.#network.clock.setTimeout(() => {
+        remote.finish();
+      }, rttMs);
+    }
+  }
+
+  open(): void {
+    if (this.state !== 'connecting') return;
+    this.state = 'open';
+    this.#network.clock.clearTimeout(this.#timer);
+    this.#transport.opened(this);
+  }
+
+  received(message: Uint8Array): void {
+    if (this.state !== 'open') return;
+    this.#transport.message(this, message);
+  }
+
+  /** Fires `drain` once the buffered amount has fallen to the low-water mark. */
+  #armDrain(): void {
+    const low = this.#transport.lowWaterBytes;
+    let remaining = this.bufferedAmount;
+    let at = this.#network.clock.now();
+    for (let i = this.#outgoingHead; i < this.#outgoing.length && remaining > low; i++) {
+      const entry = this.#outgoing[i];
+      if (entry === undefined) break;
+      remaining -= entry.bytes;
+      at = entry.leftAt;
+    }
+    this.#network.clock.setTimeout(() => {
+      if (this.state !== 'open') return;
+      if (this.bufferedAmount > low) {
+        this.#armDrain();
+        return;
+      }
+      this.#drainArmed = false;
+      this.#transport.drained(this);
+    }, at - this.#network.clock.now());
+  }
+}
+
+/** A `PeerTransport` whose links are pipes of a `SimNetwork`. */
+export class MemoryTransport implements PeerTransport {
+  readonly network: SimNetwork;
+  readonly nodeId: string;
+  readonly connectTimeoutMs: number;
+  readonly lowWaterBytes: number;
+  readonly #connectRtts: number;
+  readonly #logger: Logger;
+  readonly #events: TransportEvents;
+  readonly #links = new Map<string, MemoryLink>();
+  #state: 'running' | 'closed' | 'failed' = 'running';
+
+  constructor(
+    components: MemoryTransportComponents,
+    options: MemoryTransportOptions,
+    events: TransportEvents,
+  ) {
+    this.network = components.network;
+    this.#logger = components.logger;
+    this.#events = events;
+    this.network.node(options.nodeId);
+    this.nodeId = options.nodeId;
+    this.connectTimeoutMs = positive(
+      options.connectTimeoutMs ?? MEMORY_TRANSPORT_DEFAULTS.connectTimeoutMs,
+      'connectTimeoutMs',
+    );
+    this.lowWaterBytes = nonNegative(
+      options.lowWaterBytes ?? MEMORY_TRANSPORT_DEFAULTS.lowWaterBytes,
+      'lowWaterBytes',
+    );
+    this.#connectRtts = nonNegative(
+      options.connectRtts ?? MEMORY_TRANSPORT_DEFAULTS.connectRtts,
+      'connectRtts',
+    );
+  }
+
+  /** Links not yet closed. */
+  get linkCount(): number {
+    return this.#links.size;
+  }
+
+  connect(remoteId: string): Link {
+    if (this.#state !== 'running') throw new InvalidStateError('transport is closed');
+    if (remoteId === '') throw new TypeError('remoteId is empty');
+    const token = this.network.nextToken();
+    const link = this.#startLink(remoteId, true, token);
+    pairsOf(this.network).set(token, { initiator: link });
+    this.#emitSignal(remoteId, {
+      kind: 'description',
+      sdpType: 'offer',
+      sdp: `${SDP_PREFIX}${token}`,
+    });
+    return link;
+  }
+
+  signal(from: string, data: SignalData): void {
+    if (this.#state !== 'running' || data.kind !== 'description') return;
+    const token = parseToken(data.sdp);
+    if (token === undefined) {
+      this.#logger.debug('signal that is not a simulated link ignored', { peer: from });
+      return;
+    }
+    if (data.sdpType === 'offer') {
+      // A fresh offer means the remote dropped whatever link we had with it.
+      const link = this.#startLink(from, false, token);
+      const pair = pairsOf(this.network).get(token);
+      const initiator = pair?.initiator;
+      if (
+        pair !== undefined &&
+        initiator?.state === 'connecting' &&
+        this.network.hasNode(initiator.remoteId) &&
+        this.network.node(initiator.remoteId) === this.network.node(this.nodeId)
+      ) {
+        pair.answerer = link;
+      }
+      this.#emitSignal(from, {
+        kind: 'description',
+        sdpType: 'answer',
+        sdp: `${SDP_PREFIX}${token}`,
+      });
+      return;
+    }
+    const link = this.#links.get(from);
+    const pair = pairsOf(this.network).get(token);
+    const answerer = pair?.answerer;
+    if (
+      link?.initiator !== true ||
+      link.token !== token ||
+      link.answered ||
+      answerer === undefined
+    ) {
+      this.#logger.debug('unexpected answer ignored', { peer: from });
+      return;
+    }
+    const out = link.out;
+    if (out === undefined) return;
+    link.answered = true;
+    link.remote = answerer;
+    answerer.remote = link;
+    this.network.clock.setTimeout(() => {
+      if (link.state === 'connecting' && answerer.state === 'connecting') {
+        link.open();
+        answerer.open();
+      }
+    }, this.#connectRtts * out.rttMs);
+  }
+
+  close(): void {
+    if (this.#state !== 'running') return;
+    this.#state = 'closed';
+    for (const link of [...this.#links.values()]) link.close();
+  }
+
+  /**
+   * The node crashed: its links close on the remote ends one round trip later (the time for the
+   * network to notice), nothing more is sent or delivered, and this transport reports nothing.
+   */
+  fail(): void {
+    if (this.#state !== 'running') return;
+    this.#state = 'failed';
+    for (const link of this.#links.values()) link.fail();
+    this.#links.clear();
+  }
+
+  // ---- called by links ---------------------------------------------------------------------
+
+  opened(link: MemoryLink): void {
+    this.#events.open(link);
+  }
+
+  message(link: MemoryLink, data: Uint8Array): void {
+    this.#events.message(link, data);
+  }
+
+  drained(link: MemoryLink): void {
+    this.#events.drain(link);
+  }
+
+  closed(link: MemoryLink): void {
+    if (this.#links.get(link.remoteId) === link) this.#links.delete(link.remoteId);
+    if (this.#state !== 'failed') this.#events.close(link);
+  }
+
+  #startLink(remoteId: string, initiator: boolean, token: number): MemoryLink {
+    this.#links.get(remoteId)?.close();
+    const link = new MemoryLink(this, remoteId, initiator, token);
+    this.#links.set(remoteId, link);
+    return link;
+  }
+
+  /** Signals leave after the current call, as a real stack's would. */
+  #emitSignal(to: string, data: SignalData): void {
+    this.network.clock.setTimeout(() => {
+      if (this.#state === 'running') this.#events.signal(to, data);
+    }, 0);
+  }
+}
+
+/** A factory of memory transports for one node. */
+export function memoryTransportFactory(
+  components: MemoryTransportComponents,
+  options: MemoryTransportOptions,
+): PeerTransportFactory {
+  return (events) => new MemoryTransport(components, options, events);
+}
+
+function parseToken(sdp: string): number | undefined {
+  if (!sdp.startsWith(SDP_PREFIX)) return undefined;
+  const token = Number(sdp.slice(SDP_PREFIX.length));
+  return Number.isSafeInteger(token) && token > 0 ? token : undefined;
+}
+
+function positive(value: number, name: string): number {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new SwarmcastError('invalid-argument', `${name} must be a positive number`);
+  }
+  return value;
+}
+
+function nonNegative(value: number, name: string): number {
+  if (!(value >= 0) || !Number.isFinite(value)) {
+    throw new SwarmcastError('invalid-argument', `${name} must be a finite number ≥ 0`);
+  }
+  return value;
+}

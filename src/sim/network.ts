@@ -1,0 +1,293 @@
+/**
+ * The simulated network: nodes with an upload and a download capacity and an access latency, and
+ * ordered one-way pipes between them. A message of `n` bytes leaves its sender after waiting for
+ * everything the node is already sending (one FIFO uplink shared by all its pipes) plus
+ * `n × 8 / uploadKbps` ms; it crosses the pipe in the pipe's one-way latency (the sum of both
+ * nodes' access latencies); it enters the receiver after waiting for its downlink (one FIFO shared
+ * by all pipes into the node) plus `n × 8 / downloadKbps` ms. A lost packet on a reliable ordered
+ * data channel is retransmitted, so loss costs an extra round trip, never a message, and holds
+ * back the messages behind it on the same pipe (head-of-line blocking).
+ *
+ * Approximation: a message's place in the receiver's downlink is reserved when it is sent, not
+ * when it arrives, so two messages from different senders enter in the order they were sent.
+ * Downlinks (10 Mbps by default) are rarely the bottleneck of a 1-2 Mbps stream, and this halves
+ * the events per message.
+ *
+ * Works with any Clock: the simulator's virtual one, or the system clock (the transport
+ * compliance suite runs the memory transport in real time).
+ */
+import type { Clock } from '../common/clock.js';
+import { SwarmcastError } from '../common/errors.js';
+import type { Random } from '../common/random.js';
+
+/** How a node attaches to the network. */
+export interface SimNodeOptions {
+  /** Upload capacity; `Infinity` for no limit. */
+  uploadKbps: number;
+  /** Download capacity; `Infinity` for no limit. */
+  downloadKbps: number;
+  /** One-way delay from the node to the network core, in ms; a pipe's latency is the sum of its ends'. */
+  latencyMs: number;
+  /** Probability that a message from or to this node needs a retransmission (0-1). @default 0 */
+  lossRate?: number;
+}
+
+/** Byte counts of one node, for checks against capacity. */
+export interface SimNodeCounters {
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly messagesSent: number;
+  readonly messagesReceived: number;
+  /** Most bytes the node's uplink sent in any one second of virtual time (`[k s, (k+1) s)`). */
+  readonly peakSentBytesPerSecond: number;
+  readonly retransmissions: number;
+}
+
+/** Length of the bins in which upload is counted for `peakSentBytesPerSecond`. */
+const BIN_MS = 1000;
+
+/** One node of the network. */
+export class SimNode {
+  readonly id: string;
+  readonly uploadKbps: number;
+  readonly downloadKbps: number;
+  readonly latencyMs: number;
+  readonly lossRate: number;
+  /** Time the uplink finishes what it has been given. */
+  upFreeAt = 0;
+  /** Time the downlink finishes what has been reserved on it. */
+  downFreeAt = 0;
+  bytesSent = 0;
+  bytesReceived = 0;
+  messagesSent = 0;
+  messagesReceived = 0;
+  retransmissions = 0;
+  /** Bytes sent per second bin, keyed by bin index. */
+  readonly #sentBins = new Map<number, number>();
+
+  constructor(id: string, options: SimNodeOptions) {
+    checkCapacity(options.uploadKbps, 'uploadKbps');
+    checkCapacity(options.downloadKbps, 'downloadKbps');
+    if (!Number.isFinite(options.latencyMs) || options.latencyMs < 0) {
+      throw new SwarmcastError('invalid-argument', 'latencyMs must be a finite number ≥ 0');
+    }
+    const lossRate = options.lossRate ?? 0;
+    if (!(lossRate >= 0 && lossRate < 1)) {
+      throw new SwarmcastError('invalid-argument', 'lossRate must be in [0, 1)');
+    }
+    this.id = id;
+    this.uploadKbps = options.uploadKbps;
+    this.downloadKbps = options.downloadKbps;
+    this.latencyMs = options.latencyMs;
+    this.lossRate = lossRate;
+  }
+
+  /** Counts `bytes` leaving the uplink during `[startMs, endMs]`, spread over the bins it spans. */
+  recordSent(bytes: number, startMs: number, endMs: number): void {
+    this.bytesSent += bytes;
+    this.messagesSent++;
+    const first = Math.floor(startMs / BIN_MS);
+    const last = Math.floor(endMs / BIN_MS);
+    if (first === last || endMs <= startMs) {
+      this.#sentBins.set(first, (this.#sentBins.get(first) ?? 0) + bytes);
+      return;
+    }
+    const perMs = bytes / (endMs - startMs);
+    for (let bin = first; bin <= last; bin++) {
+      const from = Math.max(startMs, bin * BIN_MS);
+      const to = Math.min(endMs, (bin + 1) * BIN_MS);
+      if (to > from) this.#sentBins.set(bin, (this.#sentBins.get(bin) ?? 0) + perMs * (to - from));
+    }
+  }
+
+  counters(): SimNodeCounters {
+    let peak = 0;
+    for (const bytes of this.#sentBins.values()) peak = Math.max(peak, bytes);
+    return {
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
+      messagesSent: this.messagesSent,
+      messagesReceived: this.messagesReceived,
+      peakSentBytesPerSecond: peak,
+      retransmissions: this.retransmissions,
+    };
+  }
+}
+
+interface Delivery {
+  readonly at: number;
+  readonly deliver: () => void;
+}
+
+/**
+ * One direction of a connection between two nodes: messages come out in the order they went in.
+ * Deliveries wait in a queue and each timer flushes the queue up to its own time, so the order
+ * holds even on a clock whose timers with the same due time may fire out of order.
+ */
+export class Pipe {
+  readonly from: SimNode;
+  readonly to: SimNode;
+  readonly latencyMs: number;
+  readonly lossRate: number;
+  /** Delivery time of the last message put in; the next cannot come out before it. */
+  lastAt = 0;
+  #cut = false;
+  readonly #queue: Delivery[] = [];
+  #head = 0;
+
+  constructor(from: SimNode, to: SimNode) {
+    this.from = from;
+    this.to = to;
+    this.latencyMs = from.latencyMs + to.latencyMs;
+    this.lossRate = 1 - (1 - from.lossRate) * (1 - to.lossRate);
+  }
+
+  /** Round-trip time between the two nodes. */
+  get rttMs(): number {
+    return 2 * this.latencyMs;
+  }
+
+  /** Nothing more comes out of the pipe: what is in flight is dropped. */
+  cut(): void {
+    this.#cut = true;
+    this.#queue.length = 0;
+    this.#head = 0;
+  }
+
+  get isCut(): boolean {
+    return this.#cut;
+  }
+
+  push(delivery: Delivery): void {
+    this.#queue.push(delivery);
+  }
+
+  /** Delivers, in order, every queued message due at or before `at`. */
+  flush(at: number): void {
+    while (this.#head < this.#queue.length) {
+      const next = this.#queue[this.#head];
+      if (next === undefined || next.at > at) break;
+      this.#head++;
+      next.deliver();
+      // A delivery may have cut the pipe (the receiver closed it).
+      if (this.#cut) return;
+    }
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#head = 0;
+    }
+  }
+}
+
+export interface SimNetworkComponents {
+  clock: Clock;
+  /** Draws the retransmissions; give it a stream of its own. */
+  random: Random;
+}
+
+/** The nodes and the timing of everything sent between them. */
+export class SimNetwork {
+  readonly clock: Clock;
+  readonly #random: Random;
+  readonly #nodes = new Map<string, SimNode>();
+  /** Other names of nodes: the peer ids the tracker gives them. */
+  readonly #aliases = new Map<string, SimNode>();
+  #nextToken = 1;
+
+  constructor(components: SimNetworkComponents) {
+    this.clock = components.clock;
+    this.#random = components.random;
+  }
+
+  addNode(id: string, options: SimNodeOptions): SimNode {
+    if (this.#nodes.has(id)) {
+      throw new SwarmcastError('invalid-argument', `node ${id} is already in the network`);
+    }
+    const node = new SimNode(id, options);
+    this.#nodes.set(id, node);
+    return node;
+  }
+
+  /** Makes `alias` (e.g. a tracker-assigned peer id) another name of node `id`. */
+  addAlias(alias: string, id: string): void {
+    this.#aliases.set(alias, this.node(id));
+  }
+
+  /** The node named `id` or aliased `id`; throws `invalid-argument` if there is none. */
+  node(id: string): SimNode {
+    const node = this.#nodes.get(id) ?? this.#aliases.get(id);
+    if (node === undefined) throw new SwarmcastError('invalid-argument', `no node ${id}`);
+    return node;
+  }
+
+  hasNode(id: string): boolean {
+    return this.#nodes.has(id) || this.#aliases.has(id);
+  }
+
+  nodes(): IterableIterator<SimNode> {
+    return this.#nodes.values();
+  }
+
+  /** A fresh id, unique in this network (for pairing the two ends of a link). */
+  nextToken(): number {
+    return this.#nextToken++;
+  }
+
+  pipe(from: string, to: string): Pipe {
+    return new Pipe(this.node(from), this.node(to));
+  }
+
+  /**
+   * Sends `bytes` on `pipe`: queues them on the sender's uplink and the receiver's downlink and
+   * calls `deliver` when the last byte is in. Returns the time the last byte leaves the sender.
+   */
+  send(pipe: Pipe, bytes: number, deliver: () => void): number {
+    const now = this.clock.now();
+    const from = pipe.from;
+    const to = pipe.to;
+    const startMs = Math.max(now, from.upFreeAt);
+    const leftAt = startMs + serialisationMs(bytes, from.uploadKbps);
+    from.upFreeAt = leftAt;
+    from.recordSent(bytes, startMs, leftAt);
+    let arrivesAt = leftAt + pipe.latencyMs;
+    if (pipe.lossRate > 0 && this.#random.next() < pipe.lossRate) {
+      from.retransmissions++;
+      arrivesAt += pipe.rttMs;
+    }
+    const inAt = Math.max(arrivesAt, to.downFreeAt) + serialisationMs(bytes, to.downloadKbps);
+    to.downFreeAt = inAt;
+    this.#enqueue(pipe, inAt, () => {
+      to.bytesReceived += bytes;
+      to.messagesReceived++;
+      deliver();
+    });
+    return leftAt;
+  }
+
+  /**
+   * Sends a control notice that takes no capacity (a close, a reset) on `pipe`: it arrives after
+   * `delayMs` (default: the pipe's latency), and after everything already in the pipe.
+   */
+  notify(pipe: Pipe, deliver: () => void, delayMs = pipe.latencyMs): void {
+    this.#enqueue(pipe, this.clock.now() + delayMs, deliver);
+  }
+
+  #enqueue(pipe: Pipe, at: number, deliver: () => void): void {
+    if (pipe.isCut) return;
+    const due = Math.max(at, pipe.lastAt);
+    pipe.lastAt = due;
+    pipe.push({ at: due, deliver });
+    this.clock.setTimeout(() => {
+      pipe.flush(due);
+    }, due - this.clock.now());
+  }
+}
+
+/** Milliseconds `bytes` take at `kbps` (kilobits per second = bits per millisecond). */
+export function serialisationMs(bytes: number, kbps: number): number {
+  return kbps === Infinity ? 0 : (bytes * 8) / kbps;
+}
+
+function checkCapacity(value: number, name: string): void {
+  if (!(value > 0)) throw new SwarmcastError('invalid-argument', `${name} must be positive`);
+}

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { simFigures } from '../../src/sim/figures.js';
+import { SimSwarm, type SimSummary } from '../../src/sim/swarm.js';
+
+/** A short run with two failures, each replaced by a new viewer. */
+async function churnRun(seed: number): Promise<SimSummary> {
+  const swarm = new SimSwarm(
+    {},
+    { seed, peers: 8, durationMs: 20_000, bitrateKbps: 1000, viewerUploadKbps: 4000 },
+  );
+  swarm.failViewer(9000, 2, { replace: true });
+  swarm.failViewer(13_000, 5, { replace: true });
+  return swarm.run();
+}
+
+describe('SimSwarm', () => {
+  it('run() is deterministic: the same seed gives the same summary, byte for byte, and another seed does not', async () => {
+    const first = JSON.stringify(await churnRun(11));
+    const second = JSON.stringify(await churnRun(11));
+    const other = JSON.stringify(await churnRun(12));
+    expect(second).toBe(first);
+    expect(other).not.toBe(first);
+  }, 60_000);
+
+  it('failViewer() fails a viewer abruptly and a replacement keeps the swarm size', async () => {
+    const swarm = new SimSwarm(
+      {},
+      {
+        seed: 5,
+        peers: 6,
+        durationMs: 15_000,
+        bitrateKbps: 1000,
+        viewerUploadKbps: 4000,
+        joinWindowMs: 2000,
+      },
+    );
+    const replacements: number[] = [];
+    swarm.failViewer(8000, 1, { replace: true, onReplaced: (index) => replacements.push(index) });
+    const summary = await swarm.run();
+    expect(replacements).toEqual([6]);
+    expect(summary.peers.map((p) => p.failedAtMs)).toEqual([
+      null,
+      8000,
+      null,
+      null,
+      null,
+      null,
+      null,
+    ]);
+    expect(summary.peers[6]?.joinedAtMs).toBe(8000);
+    expect(summary.peers[6]?.stats.playback?.chunksPlayed).toBeGreaterThan(0);
+    const failedId = summary.peers[1]?.stats.peerId;
+    const nodes = swarm.snapshot().streams[0]?.nodes ?? [];
+    expect(nodes.map((n) => n.id)).not.toContain(failedId);
+    expect(nodes.length).toBe(1 + 6);
+  }, 30_000);
+
+  it('20 viewers with enough capacity play every chunk without a stall for 60 s, near the offload ceiling, within every upload capacity', async () => {
+    const swarm = new SimSwarm(
+      {},
+      { seed: 1, peers: 20, durationMs: 60_000, bitrateKbps: 1160, viewerUploadKbps: 6000 },
+    );
+    const summary = await swarm.run();
+    for (const peer of summary.peers) {
+      const playback = peer.stats.playback;
+      expect(playback?.state).toBe('playing');
+      expect(playback?.stalls).toBe(0);
+      expect(playback?.chunksSkipped).toBe(0);
+      // Played every chunk from its start position to the playhead.
+      expect(playback?.chunksPlayed).toBeGreaterThan((60_000 - peer.joinedAtMs - 4000) / 500);
+      expect(peer.stats.rejectedChunks).toBe(0);
+      expect((peer.network.peakSentBytesPerSecond * 8) / 1000).toBeLessThanOrEqual(
+        peer.node.uploadKbps + 1e-6,
+      );
+    }
+    const figures = simFigures(summary);
+    expect(figures.offloadCeiling).toBeCloseTo(0.95, 5);
+    expect(figures.offload).toBeGreaterThan(figures.offloadCeiling - 0.06);
+    expect((summary.originNetwork.peakSentBytesPerSecond * 8) / 1000).toBeLessThanOrEqual(10_000);
+    expect(summary.tracker.delivered + summary.tracker.droppedAtClose).toBe(summary.tracker.sent);
+  }, 60_000);
+
+  it('a viewer whose upload is below the stream bitrate cannot feed its two children at full rate', async () => {
+    // Equal latencies and one join instant: v0 joins first, under the broadcaster, and v1 and v2
+    // become its children (binary tree, one child for the root).
+    const run = async (v0UploadKbps: number): Promise<SimSummary> =>
+      new SimSwarm(
+        {},
+        {
+          seed: 3,
+          peers: 3,
+          durationMs: 30_000,
+          bitrateKbps: 1500,
+          viewerUploadKbps: 10_000,
+          minLatencyMs: 10,
+          maxLatencyMs: 10,
+          joinWindowMs: 0,
+          viewerNode: (index) => (index === 0 ? { uploadKbps: v0UploadKbps } : {}),
+        },
+      ).run();
+    const slow = await run(1000);
+    const fast = await run(10_000);
+    const children = (s: SimSummary) => [s.peers[1], s.peers[2]].map((p) => p?.stats);
+    // Capacity respected: v0 never sent more than 1000 kbps in any second.
+    expect(slow.peers[0]?.network.peakSentBytesPerSecond).toBeLessThanOrEqual(125_000 + 1e-6);
+    // With room for both, the children get every chunk from v0 and never stall.
+    for (const stats of children(fast)) {
+      expect(stats?.playback?.stalls).toBe(0);
+      expect(stats?.chunksFromPeers).toBeGreaterThan(50);
+    }
+    // Two children at 1500 kbps need 3000 kbps: at 1000 kbps they get at most a third of the
+    // stream from v0, and stall. Were capacity ignored, they would fare as in the fast run.
+    const fromPeers = (s: SimSummary) =>
+      children(s).reduce((total, stats) => total + (stats?.bytesFromPeers ?? 0), 0);
+    expect(fromPeers(slow)).toBeLessThan(fromPeers(fast) / 2);
+    for (const stats of children(slow)) expect(stats?.playback?.stalls).toBeGreaterThan(0);
+  }, 60_000);
+});
