@@ -8,7 +8,14 @@ import { generateSigningKeyPair } from '../crypto/keys.js';
 import { OriginIngestClient } from '../origin/ingest-client.js';
 import { createNodePeer } from '../peer/peer.node.js';
 import { parseLogLevel, stderrLogger } from './log.js';
-import { parseHttpUrl, parsePositiveInt, parseStreamId, parseWsUrl } from './options.js';
+import {
+  parseHttpUrl,
+  parsePositiveInt,
+  parseStreamId,
+  parseTopology,
+  parseWsUrl,
+} from './options.js';
+import type { TopologyKind } from '../protocol/tracker.js';
 import { untilSignal } from './signals.js';
 
 interface BroadcastCommandOptions {
@@ -22,6 +29,7 @@ interface BroadcastCommandOptions {
   height: number;
   fps: number;
   videoKbps: number;
+  topology: TopologyKind;
   logLevel: LogLevel;
 }
 
@@ -45,6 +53,7 @@ export function registerBroadcastCommand(program: Command): void {
     .option('--height <px>', 'picture height', parsePositiveInt, DEFAULTS.synthetic.height)
     .option('--fps <n>', 'frames per second', parsePositiveInt, DEFAULTS.synthetic.fps)
     .option('--video-kbps <n>', 'video bitrate', parsePositiveInt, DEFAULTS.synthetic.videoKbps)
+    .option('--topology <kind>', 'overlay: list, tree or mesh', parseTopology, 'tree')
     .option('--log-level <level>', 'debug, info, warn or error', parseLogLevel, 'info')
     .action(async (options: BroadcastCommandOptions) => {
       process.exitCode = await runBroadcast(options);
@@ -80,6 +89,7 @@ async function runBroadcast(options: BroadcastCommandOptions): Promise<number> {
     chunkDurationMs: DEFAULTS.chunkDurationMs,
     segmentDurationMs: DEFAULTS.segmentDurationMs,
     originUrl: options.origin,
+    bitrateKbps: options.videoKbps + DEFAULTS.synthetic.audioKbps,
   };
   const ingest = new OriginIngestClient({ clock, logger }, { originUrl: options.origin, secret });
   ingest.publishStream({
@@ -94,6 +104,7 @@ async function runBroadcast(options: BroadcastCommandOptions): Promise<number> {
       stream: options.stream,
       role: 'broadcaster',
       info,
+      topology: options.topology,
       trackerUrl: options.tracker,
       rtc: options.bindAddress === undefined ? {} : { bindAddress: options.bindAddress },
     },

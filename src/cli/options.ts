@@ -1,6 +1,7 @@
 /** Parsers for command-line values: each throws an error commander prints as a usage error. */
 import { InvalidArgumentError } from 'commander';
 import { STREAM_ID_PATTERN } from '../protocol/chunk.js';
+import { TOPOLOGY_KINDS, type TopologyKind } from '../protocol/tracker.js';
 
 export function parsePositiveInt(value: string): number {
   const n = Number(value);
@@ -62,4 +63,10 @@ export function parseWsUrl(value: string): string {
     throw new InvalidArgumentError('expected a ws:// or wss:// URL');
   }
   return value;
+}
+
+export function parseTopology(value: string): TopologyKind {
+  const kind = TOPOLOGY_KINDS.find((k) => k === value);
+  if (kind === undefined) throw new InvalidArgumentError(`expected ${TOPOLOGY_KINDS.join(', ')}`);
+  return kind;
 }

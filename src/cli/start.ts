@@ -5,7 +5,14 @@ import type { LogLevel } from '../common/logger.js';
 import { pipelineFigures, type PipelineFigures } from '../lab/figures.js';
 import { LocalSwarm, LOCAL_SWARM_DEFAULTS, type LocalSwarmSummary } from '../lab/local-swarm.js';
 import { parseLogLevel, stderrLogger } from './log.js';
-import { parseDuration, parsePort, parsePositiveInt, parseStreamId } from './options.js';
+import {
+  parseDuration,
+  parsePort,
+  parsePositiveInt,
+  parseStreamId,
+  parseTopology,
+} from './options.js';
+import type { TopologyKind } from '../protocol/tracker.js';
 import { formatQoeTable } from './qoe-table.js';
 import { untilSignal } from './signals.js';
 
@@ -19,6 +26,7 @@ interface StartOptions {
   source: string;
   logLevel: LogLevel;
   peerLogLevel: LogLevel;
+  topology: TopologyKind;
 }
 
 export function registerStartCommand(program: Command): void {
@@ -53,6 +61,7 @@ export function registerStartCommand(program: Command): void {
       'info',
     )
     .option('--peer-log-level <level>', 'log level of the viewer processes', parseLogLevel, 'warn')
+    .option('--topology <kind>', 'overlay: list, tree or mesh', parseTopology, 'tree')
     .action(async (options: StartOptions) => {
       process.exitCode = await runStart(options);
     });
@@ -71,6 +80,7 @@ async function runStart(options: StartOptions): Promise<number> {
       stream: options.stream,
       source: options.source,
       peerLogLevel: options.peerLogLevel,
+      topology: options.topology,
     },
   );
   let failure: string | undefined;

@@ -18,7 +18,7 @@ import { OriginStore } from '../origin/store.js';
 import { OriginServer } from '../origin/server.js';
 import type { PeerCore, PeerStats } from '../peer/core.js';
 import { createNodePeer } from '../peer/peer.node.js';
-import type { StreamInfo } from '../protocol/tracker.js';
+import type { StreamInfo, TopologyKind } from '../protocol/tracker.js';
 import { TrackerServer } from '../tracker/server.js';
 import type { TrackerSnapshot } from '../tracker/core/tracker-core.js';
 import { isPeerProcessReport, type PeerProcessReport, type StopRequest } from './ipc.js';
@@ -46,6 +46,8 @@ export interface LocalSwarmOptions {
   segmentDurationMs: number;
   /** @default DEFAULTS.targetLatencyMs */
   targetLatencyMs: number;
+  /** The overlay's shape. @default 'tree' */
+  topology: TopologyKind;
   /** Log level of the peer processes. @default 'warn' */
   peerLogLevel: LogLevel;
   /** Pause between two peer starts, so they do not all start in the same instant. @default 200 */
@@ -66,6 +68,7 @@ export const LOCAL_SWARM_DEFAULTS: LocalSwarmOptions = {
   chunkDurationMs: DEFAULTS.chunkDurationMs,
   segmentDurationMs: DEFAULTS.segmentDurationMs,
   targetLatencyMs: DEFAULTS.targetLatencyMs,
+  topology: 'tree',
   peerLogLevel: 'warn',
   peerStartIntervalMs: 200,
 };
@@ -191,6 +194,7 @@ export class LocalSwarm {
       chunkDurationMs: o.chunkDurationMs,
       segmentDurationMs: o.segmentDurationMs,
       originUrl,
+      bitrateKbps: o.videoKbps + DEFAULTS.synthetic.audioKbps,
     };
     const originStream = store.createStream({
       stream: o.stream,
@@ -200,7 +204,14 @@ export class LocalSwarm {
     });
     const root = createNodePeer(
       { logger: this.#log.child('root') },
-      { stream: o.stream, role: 'broadcaster', info, trackerUrl, rtc: { bindAddress: o.host } },
+      {
+        stream: o.stream,
+        role: 'broadcaster',
+        info,
+        topology: o.topology,
+        trackerUrl,
+        rtc: { bindAddress: o.host },
+      },
     );
     this.#root = root;
     root.start();

@@ -27,6 +27,7 @@ import {
   TRACKER_PROTOCOL_VERSION,
   type QoeSample,
   type StreamInfo,
+  type TopologyKind,
   type TrackerMessage,
 } from '../protocol/tracker.js';
 import type {
@@ -62,6 +63,8 @@ export interface PeerOptions {
   role: 'viewer' | 'broadcaster';
   /** The stream the broadcaster announces to the tracker (broadcaster only). */
   info?: StreamInfo;
+  /** The overlay the broadcaster asks the tracker for (broadcaster only). @default the tracker's */
+  topology?: TopologyKind;
   /** @default DEFAULTS.targetLatencyMs */
   targetLatencyMs: number;
   /** @default DEFAULTS.startBufferMs */
@@ -392,6 +395,7 @@ export class PeerCore {
       type: 'join',
       stream: this.#o.stream,
       ...(this.#o.info === undefined ? {} : { info: this.#o.info }),
+      ...(this.#o.topology === undefined ? {} : { topology: this.#o.topology }),
     });
   }
 

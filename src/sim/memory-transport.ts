@@ -15,12 +15,7 @@ import { InvalidStateError, SwarmcastError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { MAX_FRAME_BYTES } from '../protocol/frames.js';
 import type { SignalData } from '../protocol/tracker.js';
-import type {
-  Link,
-  PeerTransport,
-  PeerTransportFactory,
-  TransportEvents,
-} from '../transport/types.js';
+import type { Link, PeerTransport, TransportEvents } from '../transport/types.js';
 import type { Pipe, SimNetwork } from './network.js';
 
 export const MEMORY_TRANSPORT_DEFAULTS = {
@@ -378,14 +373,6 @@ export class MemoryTransport implements PeerTransport {
       if (this.#state === 'running') this.#events.signal(to, data);
     }, 0);
   }
-}
-
-/** A factory of memory transports for one node. */
-export function memoryTransportFactory(
-  components: MemoryTransportComponents,
-  options: MemoryTransportOptions,
-): PeerTransportFactory {
-  return (events) => new MemoryTransport(components, options, events);
 }
 
 function parseToken(sdp: string): number | undefined {
