@@ -180,6 +180,10 @@ export class PeerCore {
   readonly #originLastTry = new Map<number, number>();
   /** Chunks received whole and being verified. */
   readonly #verifying = new Set<number>();
+  /** Per-chunk bookkeeping below this seq is gone (see `#forgetBefore`). */
+  #forgottenBefore = 0;
+  /** A pushed chunk's frames, encoded once for all children. */
+  readonly #pushFrames = new WeakMap<Chunk, Uint8Array[]>();
   /** Holders that answered ABSENT or timed out, per seq, so the next try goes elsewhere. */
   readonly #triedHolders = new Map<number, Set<string>>();
   #store: ChunkStore;
@@ -713,7 +717,12 @@ export class PeerCore {
       return;
     }
     state.remoteHas.add(chunk.seq);
-    state.enqueue(chunkFrames(requestId, chunk, chunk.bytes), this.#o.linkHighWaterBytes);
+    let frames = requestId === 0 ? this.#pushFrames.get(chunk) : undefined;
+    if (frames === undefined) {
+      frames = chunkFrames(requestId, chunk, chunk.bytes);
+      if (requestId === 0) this.#pushFrames.set(chunk, frames);
+    }
+    state.enqueue(frames, this.#o.linkHighWaterBytes);
   }
 
   // ---- pulling what did not come ---------------------------------------------------------
@@ -725,7 +734,10 @@ export class PeerCore {
     playback.tick(now);
     const from = playback.playheadSeq;
     if (this.#info === undefined) return;
-    this.#forgetBefore(from ?? 0);
+    if (from !== null && from > this.#forgottenBefore) {
+      this.#forgetBefore(from);
+      this.#forgottenBefore = from;
+    }
     if (from === null) {
       // Nothing pushed yet: ask a neighbour for the newest chunk it announced, to start sooner.
       const newestAnnounced = this.#newestAnnounced();

@@ -8,10 +8,11 @@ import type { Link } from '../transport/types.js';
  */
 export const MAX_CHUNKS_IN_FLIGHT = 4;
 /**
- * Most bytes waiting in a link's send queue. A child that cannot keep up gets no more pushes
+ * Most bytes waiting in a link's send queue (about 10 s of a 1.5 Mbit/s stream, on top of the
+ * channel's own buffer). A child that cannot keep up gets no more pushes
  * until it drains; what it misses it pulls from others or from the origin.
  */
-export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+export const MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 
 /** A chunk being received on a link: its signed metadata and the bytes so far. */
 interface Assembly {

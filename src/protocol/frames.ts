@@ -185,7 +185,8 @@ export function decodeFrame(message: Uint8Array): Frame {
     }
     case FrameType.Data:
       if (payload.byteLength === 0) throw new ProtocolError('malformed-frame', 'empty data frame');
-      return { type, seq, offset, bytes: payload.slice() };
+      // A view into the message: the receiver copies it into the chunk it assembles.
+      return { type, seq, offset, bytes: payload };
     case FrameType.Request:
     case FrameType.Absent:
     case FrameType.Cancel:
