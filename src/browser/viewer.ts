@@ -212,6 +212,18 @@ export class BrowserViewer implements Viewer {
           { url: trackerUrl },
         ),
         origin,
+        // Heartbeats carry what the video element shows, not the core's model of it.
+        player: {
+          report: () => {
+            const r = this.#player.report();
+            return {
+              playing: r.state === 'playing',
+              stalls: r.stalls,
+              stalledMs: r.stalledMs,
+              latencyMs: r.latencyMs,
+            };
+          },
+        },
       },
       {
         ...PEER_DEFAULTS,

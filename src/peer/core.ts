@@ -55,7 +55,15 @@ export interface PeerComponents {
    * @default Ed25519 signatures (`signatureVerifier`)
    */
   verifier?: (info: StreamInfo) => ChunkVerifier;
+  /**
+   * What the viewer really sees, when a real player plays (a browser's video element): its
+   * figures go into the heartbeats instead of the core's playback model.
+   */
+  player?: { report(): PlayerQoe };
 }
+
+/** The playback figures a heartbeat carries. */
+export type PlayerQoe = Pick<QoeSample, 'playing' | 'stalls' | 'stalledMs' | 'latencyMs'>;
 
 export interface PeerOptions {
   stream: string;
@@ -404,13 +412,13 @@ export class PeerCore {
   }
 
   #heartbeat(): void {
-    const report = this.#playback?.report(this.#c.clock.now());
     const stats = this.stats();
+    const player = this.#c.player?.report() ?? modelQoe(stats.playback);
     const qoe: QoeSample = {
-      playing: report?.state === 'playing',
-      stalls: report?.stalls ?? 0,
-      stalledMs: Math.round(report?.stalledMs ?? 0),
-      latencyMs: report?.latencyMs == null ? null : Math.max(0, Math.round(report.latencyMs)),
+      playing: player.playing,
+      stalls: player.stalls,
+      stalledMs: Math.round(player.stalledMs),
+      latencyMs: player.latencyMs === null ? null : Math.max(0, Math.round(player.latencyMs)),
       bytesFromPeers: stats.bytesFromPeers,
       bytesFromOrigin: stats.bytesFromOrigin,
       bytesUploaded: stats.bytesUploaded,
@@ -888,4 +896,13 @@ export class PeerCore {
       },
     );
   }
+}
+
+function modelQoe(report: PlaybackReport | null): PlayerQoe {
+  return {
+    playing: report?.state === 'playing',
+    stalls: report?.stalls ?? 0,
+    stalledMs: report?.stalledMs ?? 0,
+    latencyMs: report?.latencyMs ?? null,
+  };
 }
