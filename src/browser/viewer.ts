@@ -115,7 +115,6 @@ export class BrowserViewer implements Viewer {
   readonly #player: MsePlayer;
   readonly #openLinks = new Set<string>();
   readonly #bySource = new Map<string, number>();
-  /** Chunks the core verified, until it accepts them (it emits the seq, not the bytes). */
   #mode: ViewerMode = 'peer-to-peer';
   #notice: string | null = null;
   #core: PeerCore | undefined;

@@ -29,7 +29,7 @@ interface BroadcastCommandOptions {
   height: number;
   fps: number;
   videoKbps: number;
-  topology: TopologyKind;
+  topology?: TopologyKind;
   logLevel: LogLevel;
 }
 
@@ -53,7 +53,11 @@ export function registerBroadcastCommand(program: Command): void {
     .option('--height <px>', 'picture height', parsePositiveInt, DEFAULTS.synthetic.height)
     .option('--fps <n>', 'frames per second', parsePositiveInt, DEFAULTS.synthetic.fps)
     .option('--video-kbps <n>', 'video bitrate', parsePositiveInt, DEFAULTS.synthetic.videoKbps)
-    .option('--topology <kind>', 'overlay: list, tree or mesh', parseTopology, 'tree')
+    .option(
+      '--topology <kind>',
+      "overlay: list, tree or mesh (default: the tracker's)",
+      parseTopology,
+    )
     .option('--log-level <level>', 'debug, info, warn or error', parseLogLevel, 'info')
     .action(async (options: BroadcastCommandOptions) => {
       process.exitCode = await runBroadcast(options);
@@ -104,7 +108,7 @@ async function runBroadcast(options: BroadcastCommandOptions): Promise<number> {
       stream: options.stream,
       role: 'broadcaster',
       info,
-      topology: options.topology,
+      ...(options.topology === undefined ? {} : { topology: options.topology }),
       trackerUrl: options.tracker,
       rtc: options.bindAddress === undefined ? {} : { bindAddress: options.bindAddress },
     },

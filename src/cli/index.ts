@@ -2,6 +2,7 @@
 /** The `swarmcast` command: the whole stream on one machine, or each role alone. */
 import { Command } from 'commander';
 import { registerBroadcastCommand } from './broadcast.js';
+import { registerLabCommand } from './lab.js';
 import { registerOriginCommand } from './origin.js';
 import { registerPeerCommand } from './peer.js';
 import { registerStartCommand } from './start.js';
@@ -16,5 +17,6 @@ registerBroadcastCommand(program);
 registerOriginCommand(program);
 registerTrackerCommand(program);
 registerPeerCommand(program);
+registerLabCommand(program);
 
 await program.parseAsync(process.argv);

@@ -98,7 +98,7 @@ async function runStart(options: StartOptions): Promise<number> {
   try {
     const urls = await swarm.start((up) => {
       process.stdout.write(
-        `mpd: ${up.mpdUrl}\ntracker: ${up.trackerUrl}\nviewer: ${up.viewerUrl}\n`,
+        `mpd: ${up.mpdUrl}\ntracker: ${up.trackerUrl}\nviewer: ${up.viewerUrl}\nmonitor: ${up.monitorUrl}\n`,
       );
     });
     logger.info('broadcasting', {

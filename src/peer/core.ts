@@ -457,7 +457,7 @@ export class PeerCore {
     if (parents.join() !== parentsBefore.join()) {
       for (const parent of parents) {
         const state = this.#links.get(parent);
-        if (state?.greeted === true) this.#subscribe(state);
+        if (state?.opened === true) this.#subscribe(state);
       }
     }
   }
@@ -505,6 +505,7 @@ export class PeerCore {
       state = new PeerLinkState(link);
       this.#links.set(link.remoteId, state);
     }
+    state.opened = true;
     this.#events.emit('link:open', { remoteId: link.remoteId });
     state.enqueue(
       [
@@ -687,7 +688,13 @@ export class PeerCore {
 
   /** Stores a verified chunk, hands it to the player and relays it to the children. */
   #accept(chunk: Chunk, source: ChunkSource, from: string): void {
+    const newestBefore = this.#store.newestSeq;
     if (!this.#store.add(chunk)) return;
+    if (chunk.seq > newestBefore) {
+      // The window moved: forget what neighbours held that left it.
+      for (const state of this.#links.values())
+        state.forgetExpired((seq) => this.#store.isExpired(seq));
+    }
     if (source === 'peer') this.#stats.chunksFromPeers++;
     if (source === 'origin') this.#stats.chunksFromOrigin++;
     if (source !== 'broadcaster') this.#stats.acceptedBytes += chunk.byteLength;
@@ -771,6 +778,15 @@ export class PeerCore {
     } else {
       last = from;
     }
+    // Chunks a neighbour announced whose stripe has no parent link now (it failed): pull them at
+    // once from that neighbour instead of waiting for the origin margin.
+    if (!this.#allParentsGreeted()) {
+      for (const state of this.#links.values()) {
+        for (const seq of state.remoteHas) {
+          if (seq > last && !this.#stripeParentGreeted(seq)) last = seq;
+        }
+      }
+    }
     for (let seq = from; seq <= last; seq++) {
       if (
         this.#store.has(seq) ||
@@ -792,6 +808,18 @@ export class PeerCore {
     }
   }
 
+  #allParentsGreeted(): boolean {
+    const { parents } = this.#neighbours;
+    return parents.length > 0 && parents.every((p) => this.#links.get(p)?.greeted === true);
+  }
+
+  /** Whether the parent that pushes chunk `seq` (its stripe) is linked and greeted. */
+  #stripeParentGreeted(seq: number): boolean {
+    const { parents } = this.#neighbours;
+    const parent = parents[seq % Math.max(1, parents.length)];
+    return parent !== undefined && this.#links.get(parent)?.greeted === true;
+  }
+
   #newestAnnounced(): number {
     let newest = -1;
     for (const state of this.#links.values()) {
@@ -804,10 +832,6 @@ export class PeerCore {
   #forgetBefore(seq: number): void {
     for (const key of this.#originLastTry.keys()) if (key < seq) this.#originLastTry.delete(key);
     for (const key of this.#triedHolders.keys()) if (key < seq) this.#triedHolders.delete(key);
-    for (const state of this.#links.values()) {
-      for (const key of state.remoteHas)
-        if (this.#store.isExpired(key)) state.remoteHas.delete(key);
-    }
   }
 
   #beingReceived(seq: number): boolean {

@@ -35,6 +35,8 @@ export interface ReceivedChunk {
  */
 export class PeerLinkState {
   readonly link: Link;
+  /** The transport reported the link open (frames can be sent). */
+  opened = false;
   /** The remote sent a valid HELLO for our stream. */
   greeted = false;
   /** The chunks a child asked us to push: `seq % count === index` (SUBSCRIBE). */
@@ -54,6 +56,11 @@ export class PeerLinkState {
 
   get remoteId(): string {
     return this.link.remoteId;
+  }
+
+  /** Drops what the remote holds that the window has left. */
+  forgetExpired(isExpired: (seq: number) => boolean): void {
+    for (const seq of this.remoteHas) if (isExpired(seq)) this.remoteHas.delete(seq);
   }
 
   /** Whether the remote's subscription covers chunk `seq`. */

@@ -1,7 +1,8 @@
 /**
  * The interfaces a peer core talks through. Adapters: node-datachannel (`rtc.node.ts`), the
- * browser's RTCPeerConnection (later), and the simulator's memory transport (later). Every
- * adapter passes the same compliance suite (test/integration/transport-compliance.test.ts).
+ * browser's RTCPeerConnection (`rtc.browser.ts`) and the simulator's memory transport
+ * (`src/sim/memory-transport.ts`). The Node and memory adapters pass the same compliance suite
+ * (test/helpers/transport-compliance.ts).
  */
 import type { Chunk } from '../protocol/chunk.js';
 import type { ClientMessage, SignalData, TrackerMessage } from '../protocol/tracker.js';
