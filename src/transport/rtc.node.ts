@@ -3,16 +3,20 @@
  * (libdatachannel). Signaling leaves through `events.signal()` and comes back through `signal()`;
  * the owner relays it through the tracker.
  *
- * Process exit: a transport frees its native resources in `close()` (every PeerConnection is
- * closed), and once none is left the process can exit on its own. node-datachannel also has a
- * process-wide `cleanup()` that tears down its threads; call it only at process exit (e.g. from the
- * CLI's shutdown), never per transport: it breaks every other transport in the process.
+ * Process exit: `close()` frees a transport's native resources (every PeerConnection closed), and
+ * once none is left the process exits on its own, with one exception: when both ends of a link
+ * close at the same moment (say two transports of one process closed together), libdatachannel
+ * can miss the data channel's close callback (about one link in 600 on loopback, node-datachannel
+ * 0.33.4) and node-datachannel then holds the event loop open. A process that ends should therefore
+ * close its transports and then call `shutdownRtc()` once: node-datachannel's process-wide
+ * `cleanup()`, never to be called per transport since it stops every transport in the process.
  */
-import { PeerConnection, type DataChannel, type RtcConfig } from 'node-datachannel';
+import { cleanup, PeerConnection, type DataChannel, type RtcConfig } from 'node-datachannel';
 import { errorMessage, InvalidStateError, SwarmcastError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { MAX_FRAME_BYTES } from '../protocol/frames.js';
 import type { SignalData } from '../protocol/tracker.js';
+import { preferDtlsServer } from './sdp.js';
 import type { Link, PeerTransport, PeerTransportFactory, TransportEvents } from './types.js';
 
 /** Defaults of `RtcTransportOptions`. */
@@ -395,14 +399,12 @@ function ownBytes(message: Buffer | ArrayBuffer): Uint8Array {
 }
 
 /**
- * Makes the answerer the DTLS server: an offer's `a=setup:actpass` is read as `active`, so our
- * answer says `passive` and the offerer sends the ClientHello. The answerer nearly always finishes
- * ICE first; when it was the DTLS client its ClientHello could reach the offerer while the
- * offerer's DTLS transport was starting, get lost, and cost a 1 s retransmission in about one
- * link in five (measured on loopback). Choosing `passive` in an answer is allowed (RFC 5763).
+ * Frees node-datachannel's process-wide state (its threads and any native callback still held)
+ * so that the process can exit. Call it once at shutdown, after closing every transport: no
+ * transport works after it.
  */
-function preferDtlsServer(offerSdp: string): string {
-  return offerSdp.replace(/^a=setup:actpass(?=\r?$)/gm, 'a=setup:active');
+export function shutdownRtc(): void {
+  cleanup();
 }
 
 /** A factory that builds `RtcTransport`s with the same components and options. */
