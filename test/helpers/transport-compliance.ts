@@ -31,6 +31,8 @@ export interface TestNetwork {
 const SETTLE_MS = 5000;
 /** How long the suite watches for events that must not come. */
 const QUIET_MS = 200;
+/** Connection attempts `openPair()` makes before it gives up. */
+const OPEN_ATTEMPTS = 3;
 
 /** Resolves once `condition()` holds; rejects after `timeoutMs` naming `what`. */
 export async function waitFor(
@@ -162,15 +164,33 @@ export class TestSwarm {
     });
   }
 
-  /** `a` connects to `b`; resolves with both ends once both are open. */
+  /**
+   * `a` connects to `b`; resolves with both ends once both are open. A WebRTC open can fail (about
+   * one link in a thousand on a busy loopback): the link then closes, as the contract says, and
+   * like any owner the suite connects again, up to `OPEN_ATTEMPTS` times in all. The failed
+   * attempt's events are forgotten so that each case sees only the link it tests.
+   */
   async openPair(a: TestPeer, b: TestPeer): Promise<{ ab: Link; ba: Link }> {
-    const before = b.opens.filter((l) => l.remoteId === a.id).length;
-    const ab = a.transport.connect(b.id);
-    await waitFor(
-      () => a.opens.includes(ab) && b.hasOpened(a.id, before + 1),
-      `a link ${a.id} -> ${b.id} to open`,
-    );
-    return { ab, ba: b.linkTo(a.id) };
+    for (let attempt = 1; ; attempt++) {
+      const marks = [a, b].map((p) => [p, p.opens.length, p.closes.length] as const);
+      const before = b.opens.filter((l) => l.remoteId === a.id).length;
+      const ab = a.transport.connect(b.id);
+      await waitFor(
+        () => (a.opens.includes(ab) && b.hasOpened(a.id, before + 1)) || a.closes.includes(ab),
+        `a link ${a.id} -> ${b.id} to open`,
+        this.#network.connectTimeoutMs + SETTLE_MS,
+      );
+      if (!a.closes.includes(ab)) return { ab, ba: b.linkTo(a.id) };
+      if (attempt === OPEN_ATTEMPTS) {
+        throw new Error(`a link ${a.id} -> ${b.id} failed to open ${attempt} times`);
+      }
+      // Let the other end of the failed attempt close too (at the latest at its timeout).
+      await sleep(this.#network.connectTimeoutMs + QUIET_MS);
+      for (const [peer, opens, closes] of marks) {
+        peer.opens.length = opens;
+        peer.closes.length = closes;
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -285,10 +305,10 @@ export function transportCompliance(name: string, makeNetwork: () => Promise<Tes
         maxBuffered = Math.max(maxBuffered, ab.bufferedAmount);
       }
       expect(maxBuffered).toBeGreaterThan(network.lowWaterBytes);
+      // A drain reports that the buffer fell to the low-water mark at some point; the event can
+      // reach JavaScript after more was queued, so its level at delivery is not asserted.
       await waitFor(() => a.drains.length > drainsBefore, 'drain');
-      const bufferedAtDrain = ab.bufferedAmount;
       expect(a.drains.slice(drainsBefore).every((l) => l === ab)).toBe(true);
-      expect(bufferedAtDrain).toBeLessThanOrEqual(network.lowWaterBytes);
       const sentBytes = concatBytes(burst);
       await waitFor(() => b.receivedBytes(ba) >= sentBytes.byteLength, 'every burst byte', 15_000);
       expect(b.receivedBytes(ba)).toBe(sentBytes.byteLength);
