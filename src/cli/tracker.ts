@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { LogLevel } from '../common/logger.js';
+import { loadMonitorBundle } from '../monitor/bundle.node.js';
 import { TrackerServer } from '../tracker/server.js';
 import { parseLogLevel, stderrLogger } from './log.js';
 import { parsePort, parseTopology } from './options.js';
@@ -30,12 +31,20 @@ export function registerTrackerCommand(program: Command): void {
     .option('--log-level <level>', 'debug, info, warn or error', parseLogLevel, 'info')
     .action(async (options: TrackerCommandOptions) => {
       const logger = stderrLogger('swarmcast:tracker', options.logLevel);
+      // Alone, the monitor's kill only evicts the peer from the overlay, and it has no origin
+      // figures to chart.
       const server = new TrackerServer(
         { logger },
-        { host: options.host, port: options.port, topology: options.topology },
+        {
+          host: options.host,
+          port: options.port,
+          topology: options.topology,
+          monitor: { bundle: await loadMonitorBundle() },
+        },
       );
       const url = await server.listen();
       process.stdout.write(`tracker: ${url}\n`);
+      if (server.monitorUrl !== undefined) process.stdout.write(`monitor: ${server.monitorUrl}\n`);
       await untilSignal();
       await server.close();
     });

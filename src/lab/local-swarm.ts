@@ -14,6 +14,7 @@ import { errorMessage, SwarmcastError } from '../common/errors.js';
 import { Emitter } from '../common/events.js';
 import type { Logger, LogLevel } from '../common/logger.js';
 import { generateSigningKeyPair } from '../crypto/keys.js';
+import { loadMonitorBundle } from '../monitor/bundle.node.js';
 import { OriginStore } from '../origin/store.js';
 import { OriginServer } from '../origin/server.js';
 import type { PeerCore, PeerStats } from '../peer/core.js';
@@ -86,6 +87,8 @@ export interface LocalSwarmUrls {
   readonly trackerUrl: string;
   /** The viewer page: the stream in a browser that joins the swarm. */
   readonly viewerUrl: string;
+  /** The monitor page on the tracker's port: the overlay, QoE, origin charts, kill control. */
+  readonly monitorUrl: string;
   readonly ffmpeg: FfmpegInfo;
 }
 
@@ -159,9 +162,22 @@ export class LocalSwarm {
     const clock = new SystemClock();
     this.#tracker = new TrackerServer(
       { logger: this.#log.child('tracker') },
-      { host: o.host, port: o.trackerPort },
+      {
+        host: o.host,
+        port: o.trackerPort,
+        monitor: {
+          bundle: await loadMonitorBundle(),
+          stats: () => ({
+            originBytesSent: this.originBytesSent(),
+            broadcasterBytesUploaded: this.#root?.stats().bytesUploaded ?? 0,
+          }),
+          kill: (peerId) => this.#replacePeer(peerId),
+        },
+      },
     );
     const trackerUrl = await this.#tracker.listen();
+    const monitorUrl = this.#tracker.monitorUrl;
+    if (monitorUrl === undefined) throw new SwarmcastError('invalid-state', 'no monitor URL');
     const store = new OriginStore({ clock, logger: this.#log.child('origin') });
     this.#origin = new OriginServer(
       { store, clock, logger: this.#log.child('origin') },
@@ -170,7 +186,7 @@ export class LocalSwarm {
     const originUrl = await this.#origin.listen({ host: o.host, port: o.originPort });
     const mpdUrl = `${originUrl}/live/${o.stream}/manifest.mpd`;
     const viewerUrl = `${originUrl}/watch/${o.stream}`;
-    onUp?.({ mpdUrl, originUrl, trackerUrl, viewerUrl });
+    onUp?.({ mpdUrl, originUrl, trackerUrl, viewerUrl, monitorUrl });
 
     const keys = await generateSigningKeyPair();
     const broadcaster = new Broadcaster(
@@ -231,7 +247,7 @@ export class LocalSwarm {
       this.#events.emit('swarm:error', { error });
     });
     const { ffmpeg } = await broadcaster.start();
-    this.#urls = { mpdUrl, originUrl, trackerUrl, viewerUrl, ffmpeg };
+    this.#urls = { mpdUrl, originUrl, trackerUrl, viewerUrl, monitorUrl, ffmpeg };
     for (let i = 0; i < o.peers; i++) {
       // stop() may have been called while we waited.
       if (!this.#isRunning()) break;
@@ -299,6 +315,18 @@ export class LocalSwarm {
     const peer = this.#peers[index];
     if (peer === undefined) throw new RangeError(`no peer ${index}`);
     if (peer.alive) peer.child.kill('SIGKILL');
+  }
+
+  /**
+   * The monitor's kill: SIGKILLs the process whose tracker id is `peerId` and starts a new peer
+   * in its place. False when no running process has that id (yet).
+   */
+  #replacePeer(peerId: string): boolean {
+    const peer = this.#peers.find((p) => p.alive && p.report?.stats.peerId === peerId);
+    if (peer === undefined) return false;
+    this.killPeer(peer.index);
+    if (this.#isRunning()) this.spawnPeer();
+    return true;
   }
 
   peers(): PeerProcessView[] {

@@ -1,8 +1,11 @@
 /**
  * The tracker's Node adapter: a `ws` WebSocket server in front of a `TrackerCore`. It turns text
  * frames into decoded messages (or typed protocol errors) and core replies into JSON frames, and
- * pings every socket so that dead TCP connections are noticed.
+ * pings every socket so that dead TCP connections are noticed. Its port also answers HTTP: the
+ * monitor (`/monitor`, see `src/monitor/observer.node.ts`) when `monitor` is configured, 404
+ * otherwise.
  */
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { SystemClock, every, type Clock } from '../common/clock.js';
@@ -14,6 +17,8 @@ import {
 } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { CryptoRandom, type Random } from '../common/random.js';
+import { MonitorObserver, type MonitorOptions } from '../monitor/observer.node.js';
+import { MONITOR_PATH } from '../monitor/messages.js';
 import { decodeClientMessage, encodeMessage } from '../protocol/tracker.js';
 import { TrackerCore, type TrackerOptions } from './core/tracker-core.js';
 
@@ -49,6 +54,8 @@ export interface TrackerServerOptions extends TrackerOptions {
   path?: string;
   /** Ping period per socket. @default TRACKER_SERVER_DEFAULTS.pingIntervalMs */
   pingIntervalMs?: number;
+  /** Serves the monitor page and its observer stream on this port. @default none (404) */
+  monitor?: MonitorOptions;
 }
 
 export interface TrackerServerComponents {
@@ -75,8 +82,12 @@ export class TrackerServer {
   readonly #path: string;
   readonly #pingIntervalMs: number;
   readonly #sockets = new Map<WebSocket, SocketState>();
+  readonly #monitorOptions: MonitorOptions | undefined;
+  #http: Server | undefined;
   #server: WebSocketServer | undefined;
+  #monitor: MonitorObserver | undefined;
   #url: string | undefined;
+  #monitorUrl: string | undefined;
   #stopPing: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
@@ -95,6 +106,7 @@ export class TrackerServer {
     this.#port = options.port ?? TRACKER_SERVER_DEFAULTS.port;
     this.#path = options.path ?? TRACKER_SERVER_DEFAULTS.path;
     this.#pingIntervalMs = options.pingIntervalMs ?? TRACKER_SERVER_DEFAULTS.pingIntervalMs;
+    this.#monitorOptions = options.monitor;
     if (!this.#path.startsWith('/')) {
       throw new SwarmcastError('invalid-argument', `path must start with /, got ${this.#path}`);
     }
@@ -108,13 +120,38 @@ export class TrackerServer {
     return this.#url;
   }
 
+  /** The monitor page's `http://` URL, once listening with a monitor configured. */
+  get monitorUrl(): string | undefined {
+    return this.#monitorUrl;
+  }
+
   /** Starts listening; resolves with the `ws://` URL. */
   async listen(): Promise<string> {
     if (this.#isClosed()) throw new InvalidStateError('tracker server is closed');
     if (this.#server !== undefined) throw new InvalidStateError('tracker server is listening');
+    const monitorOptions = this.#monitorOptions;
+    const monitor =
+      monitorOptions === undefined
+        ? undefined
+        : new MonitorObserver(
+            {
+              logger: this.#logger.child('monitor'),
+              clock: this.#clock,
+              snapshot: () => this.core.snapshot(),
+              evict: (peerId) => this.core.evict(peerId),
+            },
+            monitorOptions,
+          );
+    this.#monitor = monitor;
+    const http = createServer((req, res) => {
+      if (monitor?.handle(req, res) !== true) {
+        res.writeHead(404, { 'Content-Type': 'text/plain' });
+        res.end('not found');
+      }
+    });
+    this.#http = http;
     const server = new WebSocketServer({
-      host: this.#host,
-      port: this.#port,
+      server: http,
       path: this.#path,
       maxPayload: MAX_WS_PAYLOAD_BYTES,
     });
@@ -123,13 +160,16 @@ export class TrackerServer {
       const onError = (error: Error): void => {
         reject(error);
       };
-      server.once('error', onError);
-      server.once('listening', () => {
-        server.off('error', onError);
+      http.once('error', onError);
+      http.listen(this.#port, this.#host, () => {
+        http.off('error', onError);
         resolve();
       });
     });
     if (this.#isClosed()) throw new InvalidStateError('tracker server closed while starting');
+    http.on('error', (error) => {
+      this.#logger.error('tracker http server error', { error: errorMessage(error) });
+    });
     server.on('error', (error) => {
       this.#logger.error('tracker server error', { error: errorMessage(error) });
     });
@@ -139,10 +179,11 @@ export class TrackerServer {
     this.#stopPing = every(this.#clock, this.#pingIntervalMs, () => {
       this.#ping();
     });
-    const { port } = server.address() as AddressInfo;
+    const { port } = http.address() as AddressInfo;
     const host = this.#host.includes(':') ? `[${this.#host}]` : this.#host;
     this.#url = `ws://${host}:${port}${this.#path}`;
-    this.#logger.info('tracker listening', { url: this.#url });
+    if (monitor !== undefined) this.#monitorUrl = `http://${host}:${port}${MONITOR_PATH}`;
+    this.#logger.info('tracker listening', { url: this.#url, monitor: this.#monitorUrl });
     return this.#url;
   }
 
@@ -158,17 +199,27 @@ export class TrackerServer {
 
   async #shutdown(): Promise<void> {
     this.#stopPing?.();
+    this.#monitor?.close();
     const sockets = [...this.#sockets.keys()];
     for (const socket of sockets) socket.close(CLOSE_GOING_AWAY, 'tracker closing');
     this.core.close();
     await Promise.all(sockets.map((socket) => this.#whenClosed(socket)));
     const server = this.#server;
-    if (server !== undefined) {
+    const http = this.#http;
+    if (server !== undefined && http !== undefined) {
       await new Promise<void>((resolve) => {
         server.close(() => {
           resolve();
         });
       });
+      if (http.listening) {
+        await new Promise<void>((resolve) => {
+          http.close(() => {
+            resolve();
+          });
+          http.closeAllConnections();
+        });
+      }
       this.#logger.info('tracker closed', { url: this.#url });
     }
   }

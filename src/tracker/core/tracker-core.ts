@@ -322,6 +322,18 @@ export class TrackerCore {
     this.#forget(connection, 'disconnected');
   }
 
+  /**
+   * Removes a peer at once as if it had failed (an operator's kill): the topology is repaired,
+   * its neighbours are told, and its connection is closed. Returns false for an unknown peer id.
+   */
+  evict(peerId: string): boolean {
+    const connection = this.#peers.get(peerId);
+    if (connection === undefined) return false;
+    this.#logger.info('evicting peer', { peer: peerId });
+    this.#drop(connection, 'evicted');
+    return true;
+  }
+
   snapshot(): TrackerSnapshot {
     const streams: StreamSnapshot[] = [];
     for (const stream of this.#streams.values()) {
