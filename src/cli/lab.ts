@@ -14,7 +14,7 @@ import { parseDuration, parseNonNegativeInt, parsePositiveInt } from './options.
 
 interface LabMioCommandOptions {
   mode: 'sim';
-  peers: number;
+  peers: number[];
   duration: number;
   reps: number;
   out: string;
@@ -22,6 +22,9 @@ interface LabMioCommandOptions {
   distributions: VictimDistribution[];
   rates: number[];
   seed: number;
+  bitrateKbps: number;
+  uploadKbps: number;
+  downloadKbps: number;
 }
 
 /** Without a TTY, a progress line at most this often (and at the end). */
@@ -45,6 +48,10 @@ function listParser<T extends string>(allowed: readonly T[]): (value: string) =>
       if (found === undefined) throw new InvalidArgumentError(`expected ${allowed.join(',')}`);
       return found;
     });
+}
+
+function parsePeerCounts(value: string): number[] {
+  return value.split(',').map((item) => parsePositiveInt(item.trim()));
 }
 
 function parseRates(value: string): number[] {
@@ -102,7 +109,12 @@ export function registerLabCommand(program: Command): void {
       parseMode,
       'sim',
     )
-    .option('--peers <n>', 'viewers in the swarm', parsePositiveInt, MIO_LAB_DEFAULTS.peers)
+    .option(
+      '--peers <list>',
+      'viewers in the swarm; several comma-separated sizes add a scalability axis',
+      parsePeerCounts,
+      [...MIO_LAB_DEFAULTS.peerCounts],
+    )
     .option(
       '--duration <s>',
       'seconds of stream per run',
@@ -127,6 +139,19 @@ export function registerLabCommand(program: Command): void {
       ...MIO_LAB_DEFAULTS.ratesPerS,
     ])
     .option('--seed <n>', 'base seed of every run', parseNonNegativeInt, MIO_LAB_DEFAULTS.seed)
+    .option('--bitrate-kbps <n>', 'stream bitrate', parsePositiveInt, MIO_LAB_DEFAULTS.bitrateKbps)
+    .option(
+      '--upload-kbps <n>',
+      "viewers' upload capacity",
+      parsePositiveInt,
+      MIO_LAB_DEFAULTS.viewerUploadKbps,
+    )
+    .option(
+      '--download-kbps <n>',
+      "viewers' download capacity",
+      parsePositiveInt,
+      MIO_LAB_DEFAULTS.viewerDownloadKbps,
+    )
     .action(async (flags: LabMioCommandOptions) => {
       const options: MioLabOptions = {
         ...MIO_LAB_DEFAULTS,
@@ -134,9 +159,12 @@ export function registerLabCommand(program: Command): void {
         distributions: flags.distributions,
         ratesPerS: flags.rates,
         reps: flags.reps,
-        peers: flags.peers,
+        peerCounts: flags.peers,
         durationMs: Math.round(flags.duration * 1000),
         seed: flags.seed,
+        bitrateKbps: flags.bitrateKbps,
+        viewerUploadKbps: flags.uploadKbps,
+        viewerDownloadKbps: flags.downloadKbps,
       };
       const startedMs = performance.now();
       const progress = progressReporter(mioRunSpecs(options).length, startedMs);
@@ -146,13 +174,16 @@ export function registerLabCommand(program: Command): void {
       const command = [
         'swarmcast lab mio',
         `--mode ${flags.mode}`,
-        `--peers ${String(flags.peers)}`,
+        `--peers ${flags.peers.join(',')}`,
         `--duration ${String(flags.duration)}`,
         `--reps ${String(flags.reps)}`,
         `--topologies ${flags.topologies.join(',')}`,
         `--distributions ${flags.distributions.join(',')}`,
         `--rates ${flags.rates.join(',')}`,
         `--seed ${String(flags.seed)}`,
+        `--bitrate-kbps ${String(flags.bitrateKbps)}`,
+        `--upload-kbps ${String(flags.uploadKbps)}`,
+        `--download-kbps ${String(flags.downloadKbps)}`,
         `--out ${flags.out}`,
       ].join(' ');
       await writeMioLab(flags.out, records, { command, options, wallMs });

@@ -135,7 +135,7 @@ export interface PeerStats {
   readonly duplicateChunks: number;
   /** Chunks that failed verification. */
   readonly rejectedChunks: number;
-  /** Chunk bytes accepted (verified, new) per second of session. */
+  /** Chunk bits accepted (verified, new) per second of session. */
   readonly goodputBps: number;
   readonly playback: PlaybackReport | null;
 }
