@@ -9,7 +9,7 @@
  *     originUrl: 'http://127.0.0.1:8080',
  *     stream: 'live',
  *   });
- *   setInterval(() => console.log(viewer.stats()), 1000);
+ *   setInterval(() => { panel.textContent = JSON.stringify(viewer.stats()); }, 1000);
  *
  * Falls back to playing from the origin alone when the browser has no WebRTC or the tracker
  * cannot be reached, and says so in `stats().notice`.
