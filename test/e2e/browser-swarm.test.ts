@@ -7,18 +7,17 @@
 import { mkdir } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { Broadcaster } from '../../src/broadcaster/broadcaster.js';
 import { loadViewerBundle } from '../../src/browser/bundle.node.js';
 import type { ViewerStats } from '../../src/browser/viewer.js';
 import { SystemClock } from '../../src/common/clock.js';
+import { DEFAULTS } from '../../src/common/defaults.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { generateSigningKeyPair } from '../../src/crypto/keys.js';
 import { OriginServer } from '../../src/origin/server.js';
-import { OriginStore } from '../../src/origin/store.js';
 import type { PeerCore } from '../../src/peer/core.js';
 import { createNodePeer } from '../../src/peer/peer.node.js';
 import type { StreamInfo } from '../../src/protocol/tracker.js';
 import { TrackerServer } from '../../src/tracker/server.js';
+import { syntheticBroadcast } from '../helpers/broadcast.js';
 import { launchChromium, type ChromiumSession } from '../helpers/chromium.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -61,27 +60,8 @@ interface Stream {
  */
 async function startStream(trackerUrl: string, publishToTracker: boolean): Promise<Stream> {
   const clock = new SystemClock();
-  const keys = await generateSigningKeyPair();
-  const broadcaster = new Broadcaster(
-    { logger: silentLogger, clock },
-    {
-      stream: STREAM,
-      source: 'synthetic',
-      keys,
-      width: 640,
-      height: 360,
-      fps: 30,
-      videoKbps: 600,
-    },
-  );
+  const { broadcaster, store } = await syntheticBroadcast(clock, STREAM);
   cleanups.push(() => broadcaster.stop());
-  const store = new OriginStore({ clock });
-  const stream = store.createStream({
-    stream: STREAM,
-    publicKey: broadcaster.publicKey,
-    chunkDurationMs: 500,
-    segmentDurationMs: 2000,
-  });
   const origin = new OriginServer(
     { store, clock },
     { viewer: { trackerUrl, script: await loadViewerBundle() } },
@@ -91,8 +71,8 @@ async function startStream(trackerUrl: string, publishToTracker: boolean): Promi
   const info: StreamInfo = {
     stream: STREAM,
     publicKey: broadcaster.publicKey,
-    chunkDurationMs: 500,
-    segmentDurationMs: 2000,
+    chunkDurationMs: DEFAULTS.chunkDurationMs,
+    segmentDurationMs: DEFAULTS.segmentDurationMs,
     originUrl,
   };
   let root: PeerCore | undefined;
@@ -108,12 +88,8 @@ async function startStream(trackerUrl: string, publishToTracker: boolean): Promi
     root.start();
   }
   let chunks = 0;
-  broadcaster.on('init', ({ init }) => {
-    stream.setInit(init);
-  });
   broadcaster.on('chunk', ({ chunk }) => {
     chunks++;
-    stream.addChunk(chunk);
     root?.publish(chunk);
   });
   await broadcaster.start();

@@ -9,14 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Broadcaster } from '../../src/broadcaster/broadcaster.js';
 import { concatBytes } from '../../src/common/bytes.js';
 import { SystemClock } from '../../src/common/clock.js';
-import { silentLogger } from '../../src/common/logger.js';
-import { generateSigningKeyPair } from '../../src/crypto/keys.js';
+import { DEFAULTS } from '../../src/common/defaults.js';
 import { availabilityStartTimeMs } from '../../src/origin/mpd.js';
 import { OriginServer } from '../../src/origin/server.js';
-import { OriginStore } from '../../src/origin/store.js';
+import { syntheticBroadcast } from '../helpers/broadcast.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { startHttpServer } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
@@ -27,7 +25,7 @@ const DASH_JS = new URL(
   import.meta.url,
 );
 const STREAM = 'live';
-const SEGMENT_MS = 2000;
+const SEGMENT_MS = DEFAULTS.segmentDurationMs;
 const PLAY_SECONDS = 10;
 
 const PAGE = `<!doctype html>
@@ -74,34 +72,10 @@ describe('origin + dash.js', () => {
     { timeout: 120_000 },
     async () => {
       const clock = new SystemClock();
-      const keys = await generateSigningKeyPair();
-      const broadcaster = new Broadcaster(
-        { logger: silentLogger, clock },
-        {
-          stream: STREAM,
-          source: 'synthetic',
-          keys,
-          width: 640,
-          height: 360,
-          fps: 30,
-          videoKbps: 600,
-          segmentDurationMs: SEGMENT_MS,
-        },
-      );
-      const store = new OriginStore({ clock });
-      const stream = store.createStream({
-        stream: STREAM,
-        publicKey: broadcaster.publicKey,
-        chunkDurationMs: 500,
-        segmentDurationMs: SEGMENT_MS,
-      });
+      const { broadcaster, store, stream } = await syntheticBroadcast(clock, STREAM);
       // When each segment became servable, to compare with when the MPD says it is available.
       const completedAt = new Map<number, number>();
-      broadcaster.on('init', ({ init }) => {
-        stream.setInit(init);
-      });
-      broadcaster.on('chunk', ({ chunk }) => {
-        stream.addChunk(chunk);
+      broadcaster.on('chunk', () => {
         const edge = stream.liveEdge?.lastCompleteSegment;
         if (edge !== null && edge !== undefined && !completedAt.has(edge))
           completedAt.set(edge, clock.now());
