@@ -12,6 +12,7 @@ import { parseDuration, parsePositiveInt } from '../src/cli/options.js';
 import { stderrLogger } from '../src/cli/log.js';
 import { pipelineFigures } from '../src/lab/figures.js';
 import { LocalSwarm } from '../src/lab/local-swarm.js';
+import { shutdownRtc } from '../src/transport/rtc.node.js';
 import { simScale } from './sim-scale.js';
 
 const program = new Command('bench').description('swarmcast benchmarks');
@@ -43,6 +44,7 @@ program
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     const figures = pipelineFigures(await swarm.stop());
+    shutdownRtc();
     const table = new Table({ head: ['figure', 'value'], style: { head: [], border: [] } });
     for (const [key, value] of Object.entries(figures)) {
       table.push([

@@ -17,6 +17,7 @@ import {
 } from './options.js';
 import type { TopologyKind } from '../protocol/tracker.js';
 import { untilSignal } from './signals.js';
+import { shutdownRtc } from '../transport/rtc.node.js';
 
 interface BroadcastCommandOptions {
   tracker: string;
@@ -148,6 +149,7 @@ async function runBroadcast(options: BroadcastCommandOptions): Promise<number> {
   await ingest.flush();
   ingest.close();
   root.stop();
+  shutdownRtc();
   if (failure !== undefined) {
     logger.error(failure);
     return 1;

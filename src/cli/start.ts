@@ -15,6 +15,7 @@ import {
 import type { TopologyKind } from '../protocol/tracker.js';
 import { formatQoeTable } from './qoe-table.js';
 import { untilSignal } from './signals.js';
+import { shutdownRtc } from '../transport/rtc.node.js';
 
 interface StartOptions {
   peers: number;
@@ -112,6 +113,8 @@ async function runStart(options: StartOptions): Promise<number> {
   }
   progress.stop();
   const summary = await swarm.stop();
+  // The broadcaster's node used WebRTC in this process: free node-datachannel so it can exit.
+  shutdownRtc();
   printSummary(summary);
   if (failure !== undefined) {
     process.stderr.write(`swarmcast: ${failure}\n`);

@@ -82,7 +82,7 @@ class RtcLink implements Link {
   #state: LinkState = 'connecting';
   #hasRemoteDescription = false;
   #localDescriptionSent = false;
-  /** Local candidates held until the description they belong to has been signaled. */
+  /** Local candidates held until they may be signaled (see `#flushLocalCandidates`). */
   readonly #localCandidates: SignalData[] = [];
   /** Remote candidates held until the remote description arrives. */
   readonly #remoteCandidates: { candidate: string; mid: string }[] = [];
@@ -96,13 +96,11 @@ class RtcLink implements Link {
     this.#timer = setTimeout(() => {
       this.finish('not open before the connect timeout');
     }, host.connectTimeoutMs);
-    // node-datachannel delivers each kind of callback on its own queue, so a candidate can reach
-    // us before the description it belongs to: hold candidates until the description is out.
     this.#pc.onLocalDescription((sdp, type) => {
       if (this.#state === 'closed' || (type !== 'offer' && type !== 'answer')) return;
       host.signal(this, { kind: 'description', sdpType: type, sdp });
       this.#localDescriptionSent = true;
-      for (const data of this.#localCandidates.splice(0)) host.signal(this, data);
+      this.#flushLocalCandidates();
     });
     this.#pc.onLocalCandidate((candidate, mid) => {
       if (this.#state === 'closed') return;
@@ -112,8 +110,8 @@ class RtcLink implements Link {
         candidate: candidate.startsWith('a=') ? candidate.slice(2) : candidate,
         mid,
       };
-      if (this.#localDescriptionSent) host.signal(this, data);
-      else this.#localCandidates.push(data);
+      this.#localCandidates.push(data);
+      this.#flushLocalCandidates();
     });
     // Besides reporting failures, this listener is what lets node-datachannel release the
     // connection's native callbacks once it is closed: without it the process never exits.
@@ -183,6 +181,7 @@ class RtcLink implements Link {
       return;
     }
     this.#hasRemoteDescription = true;
+    this.#flushLocalCandidates();
     for (const { candidate, mid } of this.#remoteCandidates.splice(0)) {
       this.addRemoteCandidate(candidate, mid);
     }
@@ -217,6 +216,20 @@ class RtcLink implements Link {
     this.#pc.close();
     this.#host.logger.debug('link closed', { peer: this.remoteId, reason });
     this.#host.closed(this);
+  }
+
+  /**
+   * Signals the local candidates once they may go. Never before the local description:
+   * node-datachannel delivers each kind of callback on its own queue, so a candidate can reach us
+   * first. And the initiator holds its candidates until it has applied the answer: a remote that
+   * knows them checks us at once, which can complete our ICE while libdatachannel is still
+   * applying the answer, before it stored the remote fingerprint; the DTLS handshake then fails
+   * (seen in about one link in 600, one in 60 for the first links of a process). Held back, the
+   * remote can only answer our checks, which start after the answer is in place.
+   */
+  #flushLocalCandidates(): void {
+    if (!this.#localDescriptionSent || (this.initiator && !this.#hasRemoteDescription)) return;
+    for (const data of this.#localCandidates.splice(0)) this.#host.signal(this, data);
   }
 
   #attach(channel: DataChannel): void {
@@ -335,6 +348,11 @@ export class RtcTransport implements PeerTransport {
     return this.#links.size;
   }
 
+  /**
+   * Opens a link to `remoteId`, replacing any link already there. Two peers must not connect to
+   * each other at the same time (each offer would replace the other's link and neither would
+   * open): the tracker says who connects, children to their parents.
+   */
   connect(remoteId: string): Link {
     if (this.#closed) throw new InvalidStateError('transport is closed');
     if (remoteId === '') throw new TypeError('remoteId is empty');

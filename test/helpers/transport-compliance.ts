@@ -201,7 +201,7 @@ export class TestSwarm {
   }
 }
 
-/** `count` messages of 1..`maxBytes` bytes, each starting with its index, seeded by `seed`. */
+/** `count` messages of 4 to `maxBytes` - 1 bytes, each starting with its index, seeded by `seed`. */
 function numberedMessages(count: number, maxBytes: number, seed: number): Uint8Array[] {
   const random = new SeededRandom(seed);
   const messages: Uint8Array[] = [];
