@@ -6,34 +6,23 @@
  * remote description is set; the answerer takes the DTLS server role (`preferDtlsServer`).
  * Signaling leaves through `events.signal()` and comes back through `signal()`.
  */
-import { errorMessage, InvalidStateError, SwarmcastError } from '../common/errors.js';
+import { errorMessage, InvalidStateError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { asBufferSource } from '../crypto/hash.js';
 import { MAX_FRAME_BYTES } from '../protocol/frames.js';
 import type { SignalData } from '../protocol/tracker.js';
 import { preferDtlsServer } from './sdp.js';
-import type { Link, PeerTransport, PeerTransportFactory, TransportEvents } from './types.js';
-
-/** Defaults of `BrowserRtcTransportOptions`. */
-export const BROWSER_RTC_TRANSPORT_DEFAULTS = {
-  /** A link not open this long after it was started is closed. */
-  connectTimeoutMs: 10_000,
-  /** `drain` fires when a link's buffered amount falls to this after having been above it. */
-  lowWaterBytes: 256 * 1024,
-} as const;
+import { RtcTransportBase, type LinkHost, type RtcLinkOptions } from './rtc-transport.js';
+import type { Link, PeerTransportFactory, TransportEvents } from './types.js';
 
 /** Remote ICE candidates kept for a link whose remote description has not arrived yet. */
 const MAX_PENDING_CANDIDATES = 64;
 /** Label of the one data channel of every link. */
 const CHANNEL_LABEL = 'swarmcast';
 
-export interface BrowserRtcTransportOptions {
+export interface BrowserRtcTransportOptions extends RtcLinkOptions {
   /** STUN/TURN servers, as the browser's `RTCIceServer`s. @default [] */
   iceServers?: readonly RTCIceServer[];
-  /** A link not open this long after `connect()` or the offer is closed. @default 10000 */
-  connectTimeoutMs?: number;
-  /** The data channel's bufferedAmountLowThreshold, in bytes. @default 262144 */
-  lowWaterBytes?: number;
 }
 
 export interface BrowserRtcTransportComponents {
@@ -47,25 +36,14 @@ export function hasWebRtc(): boolean {
 
 type LinkState = 'connecting' | 'open' | 'closed';
 
-/** What a link needs from its transport: settings, and where its events go. */
-interface LinkHost {
-  readonly logger: Logger;
-  readonly config: RTCConfiguration;
-  readonly connectTimeoutMs: number;
-  readonly lowWaterBytes: number;
-  signal(link: BrowserRtcLink, data: SignalData): void;
-  emit(event: 'open' | 'drain', link: BrowserRtcLink): void;
-  message(link: BrowserRtcLink, data: Uint8Array): void;
-  /** Called once, when the link closes. */
-  closed(link: BrowserRtcLink): void;
-}
+type Host = LinkHost<BrowserRtcLink, RTCConfiguration>;
 
 /** One link: an RTCPeerConnection carrying one ordered, reliable, binary data channel. */
 class BrowserRtcLink implements Link {
   readonly remoteId: string;
   readonly initiator: boolean;
   readonly #pc: RTCPeerConnection;
-  readonly #host: LinkHost;
+  readonly #host: Host;
   #channel: RTCDataChannel | undefined;
   #state: LinkState = 'connecting';
   #hasRemoteDescription = false;
@@ -74,7 +52,7 @@ class BrowserRtcLink implements Link {
   readonly #remoteCandidates: { candidate: string; mid: string }[] = [];
   readonly #timer: ReturnType<typeof setTimeout>;
 
-  constructor(host: LinkHost, remoteId: string, initiator: boolean) {
+  constructor(host: Host, remoteId: string, initiator: boolean) {
     this.#host = host;
     this.remoteId = remoteId;
     this.initiator = initiator;
@@ -275,110 +253,18 @@ class BrowserRtcLink implements Link {
 }
 
 /** A `PeerTransport` over the browser's `RTCPeerConnection`. */
-export class BrowserRtcTransport implements PeerTransport {
-  readonly #logger: Logger;
-  readonly #events: TransportEvents;
-  readonly #host: LinkHost;
-  readonly #links = new Map<string, BrowserRtcLink>();
-  #closed = false;
-
+export class BrowserRtcTransport extends RtcTransportBase<BrowserRtcLink, RTCConfiguration> {
   constructor(
     components: BrowserRtcTransportComponents,
     options: BrowserRtcTransportOptions,
     events: TransportEvents,
   ) {
     if (!hasWebRtc()) throw new InvalidStateError('this browser has no RTCPeerConnection');
-    this.#logger = components.logger;
-    this.#events = events;
-    this.#host = {
-      logger: this.#logger,
-      config: { iceServers: [...(options.iceServers ?? [])] },
-      connectTimeoutMs: positive(
-        options.connectTimeoutMs ?? BROWSER_RTC_TRANSPORT_DEFAULTS.connectTimeoutMs,
-        'connectTimeoutMs',
-      ),
-      lowWaterBytes: nonNegativeInteger(
-        options.lowWaterBytes ?? BROWSER_RTC_TRANSPORT_DEFAULTS.lowWaterBytes,
-        'lowWaterBytes',
-      ),
-      signal: (link, data) => {
-        this.#call(() => {
-          this.#events.signal(link.remoteId, data);
-        });
-      },
-      emit: (event, link) => {
-        this.#call(() => {
-          this.#events[event](link);
-        });
-      },
-      message: (link, data) => {
-        this.#call(() => {
-          this.#events.message(link, data);
-        });
-      },
-      closed: (link) => {
-        if (this.#links.get(link.remoteId) === link) this.#links.delete(link.remoteId);
-        this.#call(() => {
-          this.#events.close(link);
-        });
-      },
-    };
+    super(components.logger, { iceServers: [...(options.iceServers ?? [])] }, options, events);
   }
 
-  /** Number of links not yet closed. */
-  get linkCount(): number {
-    return this.#links.size;
-  }
-
-  connect(remoteId: string): Link {
-    if (this.#closed) throw new InvalidStateError('transport is closed');
-    if (remoteId === '') throw new TypeError('remoteId is empty');
-    return this.#startLink(remoteId, true);
-  }
-
-  signal(from: string, data: SignalData): void {
-    if (this.#closed) return;
-    const link = this.#links.get(from);
-    if (data.kind === 'candidate') {
-      if (link === undefined) {
-        this.#logger.debug('candidate for no link ignored', { peer: from });
-        return;
-      }
-      link.addRemoteCandidate(data.candidate, data.mid);
-      return;
-    }
-    if (data.sdpType === 'offer') {
-      // A fresh offer means the remote dropped whatever link we had with it.
-      void this.#startLink(from, false).setRemoteDescription(data.sdp, 'offer');
-      return;
-    }
-    if (link?.initiator !== true || link.hasRemoteDescription) {
-      this.#logger.debug('unexpected answer ignored', { peer: from });
-      return;
-    }
-    void link.setRemoteDescription(data.sdp, 'answer');
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const link of [...this.#links.values()]) link.finish('transport closed');
-  }
-
-  #startLink(remoteId: string, initiator: boolean): BrowserRtcLink {
-    this.#links.get(remoteId)?.finish('replaced by a new link');
-    const link = new BrowserRtcLink(this.#host, remoteId, initiator);
-    this.#links.set(remoteId, link);
-    return link;
-  }
-
-  /** Runs an owner callback; one that throws is logged and cannot break a browser event. */
-  #call(callback: () => void): void {
-    try {
-      callback();
-    } catch (error) {
-      this.#logger.error('transport event listener threw', { error: errorMessage(error) });
-    }
+  protected createLink(host: Host, remoteId: string, initiator: boolean): BrowserRtcLink {
+    return new BrowserRtcLink(host, remoteId, initiator);
   }
 }
 
@@ -388,18 +274,4 @@ export function browserRtcTransportFactory(
   options: BrowserRtcTransportOptions = {},
 ): PeerTransportFactory {
   return (events) => new BrowserRtcTransport(components, options, events);
-}
-
-function positive(value: number, name: string): number {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new SwarmcastError('invalid-argument', `${name} must be a positive number`);
-  }
-  return value;
-}
-
-function nonNegativeInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new SwarmcastError('invalid-argument', `${name} must be a non-negative integer`);
-  }
-  return value;
 }

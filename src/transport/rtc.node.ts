@@ -17,22 +17,15 @@ import type { Logger } from '../common/logger.js';
 import { MAX_FRAME_BYTES } from '../protocol/frames.js';
 import type { SignalData } from '../protocol/tracker.js';
 import { preferDtlsServer } from './sdp.js';
-import type { Link, PeerTransport, PeerTransportFactory, TransportEvents } from './types.js';
-
-/** Defaults of `RtcTransportOptions`. */
-export const RTC_TRANSPORT_DEFAULTS = {
-  /** A link not open this long after it was started is closed. */
-  connectTimeoutMs: 10_000,
-  /** `drain` fires when a link's buffered amount falls to this after having been above it. */
-  lowWaterBytes: 256 * 1024,
-} as const;
+import { RtcTransportBase, type LinkHost, type RtcLinkOptions } from './rtc-transport.js';
+import type { Link, PeerTransportFactory, TransportEvents } from './types.js';
 
 /** Remote ICE candidates kept for a link whose remote description has not arrived yet. */
 const MAX_PENDING_CANDIDATES = 64;
 /** Label of the one data channel of every link. */
 const CHANNEL_LABEL = 'swarmcast';
 
-export interface RtcTransportOptions {
+export interface RtcTransportOptions extends RtcLinkOptions {
   /**
    * The local address ICE gathers candidates on. Tests and `npm start` pass `127.0.0.1` (exactly
    * one loopback candidate). Unset: every non-loopback interface.
@@ -47,10 +40,6 @@ export interface RtcTransportOptions {
   portRangeBegin?: number;
   /** Highest local UDP port ICE may use. @default any */
   portRangeEnd?: number;
-  /** A link not open this long after `connect()` or the offer is closed. @default 10000 */
-  connectTimeoutMs?: number;
-  /** The data channel's bufferedAmountLowThreshold, in bytes. @default 262144 */
-  lowWaterBytes?: number;
 }
 
 export interface RtcTransportComponents {
@@ -59,25 +48,14 @@ export interface RtcTransportComponents {
 
 type LinkState = 'connecting' | 'open' | 'closed';
 
-/** What a link needs from its transport: settings, and where its events go. */
-interface LinkHost {
-  readonly logger: Logger;
-  readonly config: RtcConfig;
-  readonly connectTimeoutMs: number;
-  readonly lowWaterBytes: number;
-  signal(link: RtcLink, data: SignalData): void;
-  emit(event: 'open' | 'drain', link: RtcLink): void;
-  message(link: RtcLink, data: Uint8Array): void;
-  /** Called once, when the link closes. */
-  closed(link: RtcLink): void;
-}
+type Host = LinkHost<RtcLink, RtcConfig>;
 
 /** One link: a PeerConnection carrying one ordered, reliable, binary data channel. */
 class RtcLink implements Link {
   readonly remoteId: string;
   readonly initiator: boolean;
   readonly #pc: PeerConnection;
-  readonly #host: LinkHost;
+  readonly #host: Host;
   #channel: DataChannel | undefined;
   #state: LinkState = 'connecting';
   #hasRemoteDescription = false;
@@ -88,7 +66,7 @@ class RtcLink implements Link {
   readonly #remoteCandidates: { candidate: string; mid: string }[] = [];
   readonly #timer: ReturnType<typeof setTimeout>;
 
-  constructor(host: LinkHost, remoteId: string, initiator: boolean) {
+  constructor(host: Host, remoteId: string, initiator: boolean) {
     this.#host = host;
     this.remoteId = remoteId;
     this.initiator = initiator;
@@ -281,20 +259,12 @@ class RtcLink implements Link {
 }
 
 /** A `PeerTransport` over node-datachannel. */
-export class RtcTransport implements PeerTransport {
-  readonly #logger: Logger;
-  readonly #events: TransportEvents;
-  readonly #host: LinkHost;
-  readonly #links = new Map<string, RtcLink>();
-  #closed = false;
-
+export class RtcTransport extends RtcTransportBase<RtcLink, RtcConfig> {
   constructor(
     components: RtcTransportComponents,
     options: RtcTransportOptions,
     events: TransportEvents,
   ) {
-    this.#logger = components.logger;
-    this.#events = events;
     const config: RtcConfig = {
       iceServers: [...(options.iceServers ?? [])],
       // The peer protocol never sends more, and the remote must not send us more.
@@ -308,100 +278,11 @@ export class RtcTransport implements PeerTransport {
         throw new SwarmcastError('invalid-argument', 'portRangeBegin is above portRangeEnd');
       }
     }
-    this.#host = {
-      logger: this.#logger,
-      config,
-      connectTimeoutMs: positive(
-        options.connectTimeoutMs ?? RTC_TRANSPORT_DEFAULTS.connectTimeoutMs,
-        'connectTimeoutMs',
-      ),
-      lowWaterBytes: nonNegativeInteger(
-        options.lowWaterBytes ?? RTC_TRANSPORT_DEFAULTS.lowWaterBytes,
-        'lowWaterBytes',
-      ),
-      signal: (link, data) => {
-        this.#call(() => {
-          this.#events.signal(link.remoteId, data);
-        });
-      },
-      emit: (event, link) => {
-        this.#call(() => {
-          this.#events[event](link);
-        });
-      },
-      message: (link, data) => {
-        this.#call(() => {
-          this.#events.message(link, data);
-        });
-      },
-      closed: (link) => {
-        if (this.#links.get(link.remoteId) === link) this.#links.delete(link.remoteId);
-        this.#call(() => {
-          this.#events.close(link);
-        });
-      },
-    };
+    super(components.logger, config, options, events);
   }
 
-  /** Number of links not yet closed (for stats and leak checks). */
-  get linkCount(): number {
-    return this.#links.size;
-  }
-
-  /**
-   * Opens a link to `remoteId`, replacing any link already there. Two peers must not connect to
-   * each other at the same time (each offer would replace the other's link and neither would
-   * open): the tracker says who connects, children to their parents.
-   */
-  connect(remoteId: string): Link {
-    if (this.#closed) throw new InvalidStateError('transport is closed');
-    if (remoteId === '') throw new TypeError('remoteId is empty');
-    return this.#startLink(remoteId, true);
-  }
-
-  signal(from: string, data: SignalData): void {
-    if (this.#closed) return;
-    const link = this.#links.get(from);
-    if (data.kind === 'candidate') {
-      if (link === undefined) {
-        this.#logger.debug('candidate for no link ignored', { peer: from });
-        return;
-      }
-      link.addRemoteCandidate(data.candidate, data.mid);
-      return;
-    }
-    if (data.sdpType === 'offer') {
-      // A fresh offer means the remote dropped whatever link we had with it.
-      this.#startLink(from, false).setRemoteDescription(data.sdp, 'offer');
-      return;
-    }
-    if (link?.initiator !== true || link.hasRemoteDescription) {
-      this.#logger.debug('unexpected answer ignored', { peer: from });
-      return;
-    }
-    link.setRemoteDescription(data.sdp, 'answer');
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const link of [...this.#links.values()]) link.finish('transport closed');
-  }
-
-  #startLink(remoteId: string, initiator: boolean): RtcLink {
-    this.#links.get(remoteId)?.finish('replaced by a new link');
-    const link = new RtcLink(this.#host, remoteId, initiator);
-    this.#links.set(remoteId, link);
-    return link;
-  }
-
-  /** Runs an owner callback; one that throws is logged and cannot break a native callback. */
-  #call(callback: () => void): void {
-    try {
-      callback();
-    } catch (error) {
-      this.#logger.error('transport event listener threw', { error: errorMessage(error) });
-    }
+  protected createLink(host: Host, remoteId: string, initiator: boolean): RtcLink {
+    return new RtcLink(host, remoteId, initiator);
   }
 }
 
@@ -431,20 +312,6 @@ export function rtcTransportFactory(
   options: RtcTransportOptions,
 ): PeerTransportFactory {
   return (events) => new RtcTransport(components, options, events);
-}
-
-function positive(value: number, name: string): number {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new SwarmcastError('invalid-argument', `${name} must be a positive number`);
-  }
-  return value;
-}
-
-function nonNegativeInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new SwarmcastError('invalid-argument', `${name} must be a non-negative integer`);
-  }
-  return value;
 }
 
 function port(value: number, name: string): number {

@@ -7,7 +7,8 @@ import { PeerConnection } from 'node-datachannel';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/logger.js';
 import type { SignalData } from '../../src/protocol/tracker.js';
-import { RTC_TRANSPORT_DEFAULTS, RtcTransport } from '../../src/transport/rtc.node.js';
+import { RtcTransport } from '../../src/transport/rtc.node.js';
+import { RTC_LINK_DEFAULTS } from '../../src/transport/rtc-transport.js';
 import type { Link, TransportEvents } from '../../src/transport/types.js';
 import {
   sleep,
@@ -23,7 +24,7 @@ const LOOPBACK = { bindAddress: '127.0.0.1', connectTimeoutMs: 2000 } as const;
 function rtcNetwork(): TestNetwork {
   return {
     connectTimeoutMs: LOOPBACK.connectTimeoutMs,
-    lowWaterBytes: RTC_TRANSPORT_DEFAULTS.lowWaterBytes,
+    lowWaterBytes: RTC_LINK_DEFAULTS.lowWaterBytes,
     createTransport: (_id, events) => new RtcTransport({ logger: silentLogger }, LOOPBACK, events),
     close: () => Promise.resolve(),
   };
