@@ -28,8 +28,13 @@ export const DEFAULTS = {
   heartbeatTimeoutMs: 3000,
   /** Children of the broadcaster in the tree (each is one full copy of the stream it uploads). */
   rootFanout: 1,
-  /** Children of every viewer in the tree. */
+  /** Children of every viewer in the tree (in each stripe's tree of a multi-tree). */
   treeFanout: 2,
+  /**
+   * Stripes of the tree: 1 is the paper's plain tree; 2 or more makes it a multi-tree in which
+   * each viewer feeds one stripe (docs/TOPOLOGIES.md).
+   */
+  treeStripes: 1,
   /** Above this many buffered bytes a data channel stops being written until it drains. */
   linkHighWaterBytes: 1024 * 1024,
   /** Number of Node peers `npm start` runs. */

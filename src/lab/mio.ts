@@ -11,6 +11,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DEFAULTS } from '../common/defaults.js';
 import { SwarmcastError } from '../common/errors.js';
 import { mean, percentile, sum } from '../common/stats.js';
 import { deriveSeed } from '../sim/engine.js';
@@ -19,6 +20,12 @@ import { SimSwarm, type SimSummary } from '../sim/swarm.js';
 import type { TopologyKind } from '../tracker/core/topology.js';
 import { mioCharts, recordsAtSize } from './charts.js';
 import { failureSchedule, VICTIM_DISTRIBUTIONS, type VictimDistribution } from './failures.js';
+
+/**
+ * The lab's tree is a multi-tree of two stripes: at the paper's 2 Mbps up for a 1.16 Mbps stream
+ * a viewer cannot feed two full copies, but it can feed three half-streams (docs/TOPOLOGIES.md).
+ */
+export const MIO_TREE_STRIPES = 2;
 
 /** Machines in the paper's experiment. */
 export const PAPER_PEERS = 83;
@@ -48,6 +55,10 @@ export interface MioLabOptions {
   joinWindowMs: number;
   /** Failures start this long after the broadcaster starts (once every viewer joined). @default 5000 */
   failuresFromMs: number;
+  /** Duration of one chunk, the unit peers exchange and verify. @default DEFAULTS.chunkDurationMs */
+  chunkDurationMs: number;
+  /** Latency behind live at which viewers play. @default DEFAULTS.targetLatencyMs */
+  targetLatencyMs: number;
 }
 
 export const MIO_LAB_DEFAULTS: MioLabOptions = {
@@ -64,6 +75,10 @@ export const MIO_LAB_DEFAULTS: MioLabOptions = {
   serverUploadKbps: 10_000,
   joinWindowMs: 2000,
   failuresFromMs: 5000,
+  // Quarter-second chunks: each hop stores and verifies a whole chunk before relaying it, so at
+  // 2 Mbps up a hop costs ~145 ms per child instead of ~290 ms (docs/results/mio/REPORT.md).
+  chunkDurationMs: 250,
+  targetLatencyMs: DEFAULTS.targetLatencyMs,
 };
 
 /** One run of the grid. "Per peer" = mean over the swarm's peer slots (see the module comment). */
@@ -147,7 +162,9 @@ export async function runMioOnce(options: MioLabOptions, spec: MioRunSpec): Prom
       viewerDownloadKbps: options.viewerDownloadKbps,
       serverUploadKbps: options.serverUploadKbps,
       joinWindowMs: options.joinWindowMs,
-      tracker: { topology: spec.topology },
+      chunkDurationMs: options.chunkDurationMs,
+      tracker: { topology: spec.topology, treeStripes: MIO_TREE_STRIPES },
+      peer: { targetLatencyMs: options.targetLatencyMs },
     },
   );
   // Every viewer's slot: initial viewers own theirs, a replacement inherits its victim's.
@@ -313,7 +330,7 @@ export function mioReport(records: readonly MioRunRecord[], context: MioReportCo
     context.command,
     '```',
     '',
-    `Set-up: ${o.peerCounts.join(', ')} viewers, ${String(o.durationMs / 1000)} s of stream at ${String(o.bitrateKbps)} kbps, ` +
+    `Set-up: ${o.peerCounts.join(', ')} viewers, ${String(o.durationMs / 1000)} s of stream at ${String(o.bitrateKbps)} kbps in ${String(o.chunkDurationMs)} ms chunks played ${String(o.targetLatencyMs)} ms behind live, tree of ${String(MIO_TREE_STRIPES)} stripes, ` +
       `viewers ${String(o.viewerDownloadKbps)} kbps down / ${String(o.viewerUploadKbps)} kbps up, origin ${String(o.serverUploadKbps)} kbps up; ` +
       `initial viewers join over ${String(o.joinWindowMs / 1000)} s from 1 s; failures from ${String(o.failuresFromMs / 1000)} s to the end, ` +
       `evenly spaced at the given rate, each victim (by position in the tracker's topology order) replaced at once by a newcomer. ` +

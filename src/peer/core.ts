@@ -796,16 +796,26 @@ export class PeerCore {
       ) {
         continue;
       }
-      // A neighbour that holds the chunk is asked first; the origin when none does and the
-      // playhead is within the margin, or when the neighbour has used up half of it.
-      if (!this.#requested(seq)) this.#requestFromNeighbour(seq);
       const due = playback.dueTime(seq, now);
       const left = due === null ? Infinity : due - now;
       const margin = this.#o.originFallbackMarginMs;
+      // A chunk still on its way down its stripe is left to come: it is pulled from a neighbour
+      // that holds it when it is late (its stripe has no parent now, the parent pushed a later
+      // chunk of the stripe, or the playhead is within the margin); the origin is asked when no
+      // neighbour holds it within the margin, or when the neighbour has used up half of it.
+      if (!this.#requested(seq) && (left <= margin || this.#overdue(seq))) {
+        this.#requestFromNeighbour(seq);
+      }
       if (left <= margin && (!this.#requested(seq) || left <= margin / 2)) {
         this.#fetchFromOrigin(seq, now);
       }
     }
+  }
+
+  /** Whether chunk `seq` will not be pushed: no parent for its stripe, or it was skipped. */
+  #overdue(seq: number): boolean {
+    const stripes = Math.max(1, this.#neighbours.parents.length);
+    return !this.#stripeParentGreeted(seq) || this.#store.has(seq + stripes);
   }
 
   #allParentsGreeted(): boolean {

@@ -8,10 +8,9 @@
  * data channel is retransmitted, so loss costs an extra round trip, never a message, and holds
  * back the messages behind it on the same pipe (head-of-line blocking).
  *
- * Approximation: a message's place in the receiver's downlink is reserved when it is sent, not
- * when it arrives, so two messages from different senders enter in the order they were sent.
- * Downlinks (10 Mbps by default) are rarely the bottleneck of a 1-2 Mbps stream, and this halves
- * the events per message.
+ * A message takes its place in the receiver's downlink when it reaches it (one event), then
+ * comes out of the pipe when its last byte is in (a second event); messages on one pipe keep
+ * their order.
  *
  * Works with any Clock: the simulator's virtual one, or the system clock (the transport
  * compliance suite runs the memory transport in real time).
@@ -131,6 +130,8 @@ export class Pipe {
   readonly lossRate: number;
   /** Delivery time of the last message put in; the next cannot come out before it. */
   lastAt = 0;
+  /** Arrival at the receiver's downlink of the last message sent; the next cannot pass it. */
+  lastArrivalAt = 0;
   #cut = false;
   readonly #queue: Delivery[] = [];
   #head = 0;
@@ -254,13 +255,26 @@ export class SimNetwork {
       from.retransmissions++;
       arrivesAt += pipe.rttMs;
     }
-    const inAt = Math.max(arrivesAt, to.downFreeAt) + serialisationMs(bytes, to.downloadKbps);
-    to.downFreeAt = inAt;
-    this.#enqueue(pipe, inAt, () => {
+    // Head-of-line blocking: nothing reaches the receiver before what was sent ahead of it.
+    arrivesAt = Math.max(arrivesAt, pipe.lastArrivalAt);
+    pipe.lastArrivalAt = arrivesAt;
+    const arrived = (): void => {
       to.bytesReceived += bytes;
       to.messagesReceived++;
       deliver();
-    });
+    };
+    // The downlink is taken when the message reaches it, not when it is sent: a message waiting
+    // behind a busy uplink must not hold the receiver's downlink for other senders meanwhile.
+    // An unlimited downlink has no queue, so the message goes into the pipe at once.
+    if (to.downloadKbps === Infinity) {
+      this.#enqueue(pipe, arrivesAt, arrived);
+    } else {
+      this.clock.setTimeout(() => {
+        const inAt = Math.max(arrivesAt, to.downFreeAt) + serialisationMs(bytes, to.downloadKbps);
+        to.downFreeAt = inAt;
+        this.#enqueue(pipe, inAt, arrived);
+      }, arrivesAt - now);
+    }
     return leftAt;
   }
 

@@ -208,6 +208,7 @@ export class SimSwarm {
       publicKey: 'simulated',
       chunkDurationMs: o.chunkDurationMs,
       segmentDurationMs: o.segmentDurationMs,
+      bitrateKbps: o.bitrateKbps,
       originUrl: 'http://origin.sim/',
     };
     this.#broadcaster = new PeerCore(

@@ -80,7 +80,7 @@ describe('SimSwarm', () => {
     expect(summary.tracker.delivered + summary.tracker.droppedAtClose).toBe(summary.tracker.sent);
   }, 60_000);
 
-  it('a viewer whose upload is below the stream bitrate cannot feed its two children at full rate', async () => {
+  it('a viewer whose upload is below the stream bitrate cannot feed its two children at full rate: they top up from the origin', async () => {
     // Equal latencies and one join instant: v0 joins first, under the broadcaster, and v1 and v2
     // become its children (binary tree, one child for the root).
     const run = async (v0UploadKbps: number): Promise<SimSummary> =>
@@ -109,10 +109,11 @@ describe('SimSwarm', () => {
       expect(stats?.chunksFromPeers).toBeGreaterThan(50);
     }
     // Two children at 1500 kbps need 3000 kbps: at 1000 kbps they get at most a third of the
-    // stream from v0, and stall. Were capacity ignored, they would fare as in the fast run.
-    const fromPeers = (s: SimSummary) =>
-      children(s).reduce((total, stats) => total + (stats?.bytesFromPeers ?? 0), 0);
-    expect(fromPeers(slow)).toBeLessThan(fromPeers(fast) / 2);
-    for (const stats of children(slow)) expect(stats?.playback?.stalls).toBeGreaterThan(0);
+    // stream from v0 and fetch the rest from the origin. Were capacity ignored, they would fare
+    // as in the fast run.
+    const total = (s: SimSummary, key: 'bytesFromPeers' | 'bytesFromOrigin') =>
+      children(s).reduce((sum, stats) => sum + (stats?.[key] ?? 0), 0);
+    expect(total(slow, 'bytesFromPeers')).toBeLessThan(total(fast, 'bytesFromPeers') / 2);
+    expect(total(slow, 'bytesFromOrigin')).toBeGreaterThan(total(fast, 'bytesFromPeers') / 2);
   }, 60_000);
 });

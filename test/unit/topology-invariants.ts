@@ -20,7 +20,7 @@ export function lists(topology: Topology, ids: Iterable<string>): Map<string, st
 }
 
 /** Whether the graph given by `next` (over `ids`) has no cycle (Kahn's algorithm). */
-function acyclic(ids: readonly string[], next: (id: string) => readonly string[]): boolean {
+export function acyclic(ids: readonly string[], next: (id: string) => readonly string[]): boolean {
   const indegree = new Map<string, number>(ids.map((id) => [id, 0]));
   for (const id of ids) {
     for (const to of next(id)) indegree.set(to, (indegree.get(to) ?? 0) + 1);
@@ -57,6 +57,11 @@ export interface InvariantOptions {
   maxParents: number;
   /** Most backup parents a node may have. */
   maxBackupParents: number;
+  /**
+   * Whether parents and children may form cycles: a multi-tree's stripe trees together do (each
+   * tree is checked on its own with `extra`). @default false
+   */
+  cycles?: boolean;
 }
 
 /**
@@ -86,9 +91,14 @@ export function violations(
     if (id !== topology.rootId && (parents.length < 1 || parents.length > options.maxParents)) {
       out.push(`${id} has ${parents.length} parents`);
     }
+    // In a multi-tree a node may feed its parent in another stripe: the lists only must not
+    // repeat themselves.
+    const distinct = (lists: readonly (readonly string[])[]): boolean =>
+      new Set(lists.flat()).size === lists.reduce((n, list) => n + list.length, 0);
     if (
-      new Set([...parents, ...children, ...backups]).size !==
-      parents.length + children.length + backups.length
+      options.cycles === true
+        ? !distinct([parents, backups]) || !distinct([children])
+        : !distinct([parents, children, backups])
     ) {
       out.push(`${id} lists a node twice`);
     }
@@ -110,6 +120,7 @@ export function violations(
   }
   const reached = downstream(topology, topology.rootId);
   for (const id of viewers) if (!reached.has(id)) out.push(`${id} has no path from the root`);
+  if (options.cycles === true) return out;
   if (!acyclic(all, (id) => topology.childrenOf(id))) out.push('a cycle through parents');
   if (!acyclic(all, (id) => [...topology.parentsOf(id), ...topology.backupParentsOf(id)])) {
     out.push('a cycle through parents and backups');

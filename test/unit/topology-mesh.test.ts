@@ -6,22 +6,22 @@ import type { Topology } from '../../src/tracker/core/topology.js';
 import { randomWalk } from './topology-invariants.js';
 
 describe('MeshTopology', { timeout: 30_000 }, () => {
-  it('feeds a 3×3 grid from one seed, with neighbours one step closer as parents', () => {
+  it('feeds a 3×3 grid from its centre, with neighbours one step closer as parents', () => {
     // Shell order: cells 0..8 fill a 3×3 square; (x, y) = 0:(0,0) 1:(1,0) 2:(0,1) 3:(1,1)
-    // 4:(2,0) 5:(2,1) 6:(0,2) 7:(1,2) 8:(2,2). The planned 4×4 grid has one seed, at (2, 2).
+    // 4:(2,0) 5:(2,1) 6:(0,2) 7:(1,2) 8:(2,2). The occupied 3×3 grid has one seed, its centre.
     const mesh = new MeshTopology('r');
     for (let i = 0; i < 9; i++) mesh.add({ id: `c${i}` });
-    expect(mesh.childrenOf('r')).toEqual(['c8']);
-    expect(mesh.parentsOf('c8')).toEqual(['r']);
-    for (const id of ['c3', 'c5', 'c7']) expect(mesh.parentsOf(id)).toEqual(['c8']);
-    expect(mesh.parentsOf('c0')).toEqual(['c3']);
-    // (1,0) has two neighbours one step closer, orthogonal first.
-    expect(mesh.parentsOf('c1')).toEqual(['c3', 'c5']);
-    // Backups: not parents, closer or as close and earlier in the fill order.
+    expect(mesh.childrenOf('r')).toEqual(['c3']);
+    expect(mesh.parentsOf('c3')).toEqual(['r']);
+    for (const id of ['c0', 'c1', 'c2', 'c4', 'c5', 'c6', 'c7', 'c8']) {
+      expect(mesh.parentsOf(id)).toEqual(['c3']);
+    }
+    // Backups: not parents, closer or as close and earlier in the fill order, orthogonal first.
+    expect(mesh.backupParentsOf('c0')).toEqual([]);
     expect(mesh.backupParentsOf('c1')).toEqual(['c0']);
-    expect(mesh.backupParentsOf('c5')).toEqual(['c3']);
-    expect(mesh.backupParentsOf('c7')).toEqual(['c3', 'c5']);
-    expect(mesh.backupParentsOf('c8')).toEqual([]);
+    expect(mesh.backupParentsOf('c5')).toEqual(['c4', 'c1']);
+    expect(mesh.backupParentsOf('c8')).toEqual(['c7', 'c5']);
+    expect(mesh.backupParentsOf('c3')).toEqual([]);
   });
 
   it('seeds several well-spread cells on a larger grid', () => {

@@ -183,16 +183,18 @@ export class MeshTopology implements Topology {
   }
 
   /**
-   * The seed cells: centres of a g×h arrangement of blocks over the planned grid, whose sides
-   * are powers of two so that seeds move only when the grid doubles. Unoccupied seeds are left
-   * out; cell 0 seeds when none is occupied.
+   * The seed cells: centres of a g×h arrangement of blocks over the occupied grid (the ⌈√n⌉
+   * square the shells fill, or `width` columns), so the seeds stay well spread over the cells
+   * that exist. They move when the grid grows a row or a column (every few joins on a small grid,
+   * rarely on a large one), which re-wires the wave once. Unoccupied seeds are left out; cell 0
+   * seeds when none is occupied.
    */
   #seedCells(): number[] {
     const n = this.#cells.length;
     if (n === 0) return [];
     const width = this.#o.width;
-    const columns = width ?? powerOfTwoAtLeast(Math.ceil(Math.sqrt(n)));
-    const rows = powerOfTwoAtLeast(width === undefined ? columns : Math.ceil(n / width));
+    const columns = width ?? Math.ceil(Math.sqrt(n));
+    const rows = width === undefined ? columns : Math.ceil(n / width);
     const perRow = Math.max(
       1,
       Math.min(
@@ -455,10 +457,4 @@ function checkMeshOptions(options: MeshTopologyOptions & TopologyContext): Check
     ),
     bitrateKbps: validBitrate(options.bitrateKbps),
   };
-}
-
-function powerOfTwoAtLeast(value: number): number {
-  let out = 1;
-  while (out < value) out *= 2;
-  return out;
 }

@@ -66,6 +66,8 @@ export interface TrackerOptions {
   topologies?: Partial<Record<TopologyKind, TopologyFactory>>;
   /** Children of the broadcaster in the default tree. @default DEFAULTS.rootFanout */
   rootFanout?: number;
+  /** Stripes of the default tree (2 or more: a multi-tree). @default DEFAULTS.treeStripes */
+  treeStripes?: number;
   /** Children of every viewer in the default tree. @default DEFAULTS.treeFanout */
   fanout?: number;
   /**
@@ -189,7 +191,7 @@ export class TrackerCore {
   readonly #random: Random;
   readonly #logger: Logger;
   readonly #options: Required<
-    Omit<TrackerOptions, 'rootFanout' | 'fanout' | 'bitrateKbps' | 'topologies'>
+    Omit<TrackerOptions, 'rootFanout' | 'fanout' | 'treeStripes' | 'bitrateKbps' | 'topologies'>
   > & { topologies: Record<TopologyKind, TopologyFactory> };
   readonly #bitrateKbps: number | undefined;
   readonly #connections = new Map<string, Connection>();
@@ -220,7 +222,11 @@ export class TrackerCore {
         list: options.topologies?.list ?? listTopology(),
         tree:
           options.topologies?.tree ??
-          treeTopology({ rootFanout: options.rootFanout, fanout: options.fanout }),
+          treeTopology({
+            rootFanout: options.rootFanout,
+            fanout: options.fanout,
+            stripes: options.treeStripes,
+          }),
         mesh: options.topologies?.mesh ?? meshTopology(),
       },
       rateLimitPerSecond: positive(

@@ -1,6 +1,8 @@
 import { DEFAULTS } from '../../common/defaults.js';
 import { SwarmcastError } from '../../common/errors.js';
+import { StripedTreeTopology } from './striped-tree.js';
 import {
+  validBitrate,
   validCount,
   validFanout,
   type CapacityOptions,
@@ -8,6 +10,9 @@ import {
   type TopologyFactory,
   type TopologyNode,
 } from './topology.js';
+
+/** Most stripes of a multi-tree (a child's parents; the peer protocol allows up to 255). */
+const MAX_STRIPES = 8;
 
 /** Tree defaults. */
 export const TREE_DEFAULTS = {
@@ -20,6 +25,13 @@ export const TREE_DEFAULTS = {
 } as const;
 
 export interface TreeTopologyOptions extends CapacityOptions {
+  /**
+   * Stripes: 1 is a plain k-ary tree (`TreeTopology`); 2 or more is a multi-tree, a tree per
+   * stripe (`StripedTreeTopology`; `orderByCapacity`, `backupParents` and `maxMovesPerChange` do
+   * not apply to it).
+   * @default DEFAULTS.treeStripes
+   */
+  stripes?: number;
   /**
    * Children of the root (each is one full copy of the stream the broadcaster uploads).
    * @default DEFAULTS.rootFanout
@@ -269,14 +281,26 @@ export class TreeTopology implements Topology {
   }
 }
 
-/** A factory of trees with these options; the options are checked now, not at the first stream. */
+/**
+ * A factory of trees with these options (a multi-tree when `stripes` > 1, sized by the stream's
+ * bitrate); the options are checked now, not at the first stream.
+ */
 export function treeTopology(options: TreeTopologyOptions = {}): TopologyFactory {
   const checked = checkTreeOptions(options);
-  return (rootId) => new TreeTopology(rootId, checked);
+  return (rootId, context = {}) =>
+    checked.stripes > 1
+      ? new StripedTreeTopology(rootId, {
+          stripes: checked.stripes,
+          rootFanout: checked.rootFanout,
+          fanout: checked.fanout,
+          bitrateKbps: validBitrate(context.bitrateKbps),
+        })
+      : new TreeTopology(rootId, checked);
 }
 
 function checkTreeOptions(options: TreeTopologyOptions): Required<TreeTopologyOptions> {
   return {
+    stripes: validCount('stripes', options.stripes ?? DEFAULTS.treeStripes, 1, MAX_STRIPES),
     rootFanout: validFanout('rootFanout', options.rootFanout ?? DEFAULTS.rootFanout),
     fanout: validFanout('fanout', options.fanout ?? DEFAULTS.treeFanout),
     backupParents: validCount(

@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import type { Topology } from '../../src/tracker/core/topology.js';
+import { StripedTreeTopology } from '../../src/tracker/core/striped-tree.js';
+import { treeTopology } from '../../src/tracker/core/tree.js';
+import { acyclic, randomWalk } from './topology-invariants.js';
+
+function striped(stripes: number, bitrateKbps?: number): StripedTreeTopology {
+  return new StripedTreeTopology('root', { stripes, rootFanout: 1, fanout: 2, bitrateKbps });
+}
+
+/** Per stripe: a tree (no cycle, every viewer reaches the root) with parents within capacity. */
+function stripeProblems(
+  tree: StripedTreeTopology,
+  viewers: ReadonlySet<string>,
+  maxStripeChildren: (id: string) => number,
+): string[] {
+  const out: string[] = [];
+  const all = [tree.rootId, ...viewers];
+  for (let s = 0; s < tree.stripes; s++) {
+    const children = new Map<string, string[]>(all.map((id) => [id, []]));
+    for (const id of viewers) {
+      const parent = tree.stripeParentOf(s, id);
+      if (parent === undefined) out.push(`${id} has no parent in stripe ${s}`);
+      else children.get(parent)?.push(id);
+    }
+    if (!acyclic(all, (id) => children.get(id) ?? [])) out.push(`a cycle in stripe ${s}`);
+    const reached = new Set<string>();
+    const queue = [tree.rootId];
+    for (const id of queue)
+      for (const child of children.get(id) ?? []) {
+        if (!reached.has(child)) {
+          reached.add(child);
+          queue.push(child);
+        }
+      }
+    if (reached.size !== viewers.size) out.push(`stripe ${s} reaches ${reached.size} viewers`);
+    for (const [id, list] of children) {
+      if (id !== tree.rootId && list.length > maxStripeChildren(id)) {
+        out.push(`${id} feeds ${list.length} in stripe ${s}, over ${maxStripeChildren(id)}`);
+      }
+    }
+  }
+  // Each node feeds in its home stripe only (the root aside).
+  for (const id of viewers) {
+    let feeding = 0;
+    for (let s = 0; s < tree.stripes; s++) {
+      if ([...viewers].some((other) => tree.stripeParentOf(s, other) === id)) feeding++;
+    }
+    if (feeding > 1) out.push(`${id} feeds in ${feeding} stripes`);
+  }
+  return out;
+}
+
+describe('StripedTreeTopology', { timeout: 30_000 }, () => {
+  it('deals viewers into stripes: each has one parent per stripe and feeds only its home stripe', () => {
+    const tree = striped(2);
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) tree.add({ id });
+    // Homes alternate: a, c, e in stripe 0; b, d, f in stripe 1.
+    expect(tree.stripeParentOf(0, 'a')).toBe('root');
+    expect(tree.stripeParentOf(1, 'b')).toBe('root');
+    expect(tree.stripeParentOf(0, 'c')).toBe('a');
+    expect(tree.stripeParentOf(1, 'd')).toBe('b');
+    // A leaf hangs on the shallowest interior node with room that does not feed it elsewhere.
+    expect(tree.parentsOf('a')).toEqual(['root', 'b']);
+    expect(tree.parentsOf('b')).toEqual(['a', 'root']);
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) expect(tree.parentsOf(id)).toHaveLength(2);
+    expect(tree.childrenOf('root')).toEqual(['a', 'b']);
+    expect(tree.backupParentsOf('c')).toEqual([]);
+  });
+
+  it('a lone viewer takes both stripes from the root, listed once', () => {
+    const tree = striped(2);
+    tree.add({ id: 'a' });
+    expect(tree.parentsOf('a')).toEqual(['root']);
+    tree.add({ id: 'b' });
+    expect(tree.parentsOf('a')).toEqual(['root', 'b']);
+    expect(tree.parentsOf('b')).toEqual(['a', 'root']);
+  });
+
+  it('bounds stripe-children by upload: ⌊upload / (bitrate / stripes)⌋', () => {
+    const tree = striped(2, 1000);
+    tree.add({ id: 'slow', uploadKbps: 1000 }); // 2 stripe-children
+    for (let i = 0; i < 4; i++) tree.add({ id: `n${i}`, uploadKbps: 10_000 });
+    let fed = 0;
+    for (const id of ['n0', 'n1', 'n2', 'n3']) if (tree.stripeParentOf(0, id) === 'slow') fed++;
+    expect(fed).toBeLessThanOrEqual(2);
+  });
+
+  it('the factory makes a multi-tree by default and a plain tree with stripes: 1', () => {
+    const multi = treeTopology()('root', { bitrateKbps: 1000 });
+    const plain = treeTopology({ stripes: 1 })('root');
+    for (const t of [multi, plain] as Topology[]) for (const id of ['a', 'b', 'c']) t.add({ id });
+    expect(multi.parentsOf('c')).toHaveLength(2);
+    expect(plain.parentsOf('c')).toHaveLength(1);
+    expect(() => treeTopology({ stripes: 0 })).toThrow(/stripes/);
+  });
+
+  it.each([
+    { stripes: 2, bitrateKbps: undefined, seed: 31 },
+    { stripes: 2, bitrateKbps: 1160, seed: 32 },
+    { stripes: 3, bitrateKbps: 1500, seed: 33 },
+    { stripes: 4, bitrateKbps: undefined, seed: 34 },
+  ])(
+    'keeps every invariant over 3,000 random joins and leaves ($stripes stripes, bitrate $bitrateKbps, seed $seed)',
+    ({ stripes, bitrateKbps, seed }) => {
+      const tree = striped(stripes, bitrateKbps);
+      const upload = new Map<string, number | undefined>();
+      const slots = (id: string): number => {
+        const kbps = upload.get(id);
+        if (kbps === undefined || bitrateKbps === undefined) return 2 * stripes;
+        return Math.max(2, Math.floor(kbps / (bitrateKbps / stripes)));
+      };
+      const { problems, peak } = randomWalk(tree, {
+        seed,
+        steps: 3000,
+        checkEvery: 50,
+        maxChildren: () => Infinity,
+        maxParents: stripes,
+        maxBackupParents: 0,
+        cycles: true,
+        uploadKbps: (i, random) => {
+          // Mostly enough upload for the stream; a few nodes with little or none announced.
+          const kbps = i % 5 === 0 ? undefined : 1000 + random.int(4000);
+          upload.set(`p${i}`, kbps);
+          return kbps;
+        },
+        extra: (t, viewers) => {
+          const out = stripeProblems(tree, viewers, slots);
+          if (t.size !== viewers.size + 1) out.push('size');
+          return out;
+        },
+      });
+      expect(problems).toEqual([]);
+      expect(peak).toBeGreaterThan(100);
+    },
+  );
+});
