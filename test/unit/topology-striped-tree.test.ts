@@ -86,9 +86,9 @@ describe('StripedTreeTopology', { timeout: 30_000 }, () => {
     expect(fed).toBeLessThanOrEqual(2);
   });
 
-  it('the factory makes a multi-tree by default and a plain tree with stripes: 1', () => {
-    const multi = treeTopology()('root', { bitrateKbps: 1000 });
-    const plain = treeTopology({ stripes: 1 })('root');
+  it('the factory makes a plain tree by default and a multi-tree with stripes: 2', () => {
+    const multi = treeTopology({ stripes: 2 })('root', { bitrateKbps: 1000 });
+    const plain = treeTopology()('root');
     for (const t of [multi, plain] as Topology[]) for (const id of ['a', 'b', 'c']) t.add({ id });
     expect(multi.parentsOf('c')).toHaveLength(2);
     expect(plain.parentsOf('c')).toHaveLength(1);
