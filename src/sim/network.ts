@@ -132,6 +132,8 @@ export class Pipe {
   lastAt = 0;
   /** Arrival at the receiver's downlink of the last message sent; the next cannot pass it. */
   lastArrivalAt = 0;
+  /** Messages on their way to the receiver's downlink, in order. */
+  readonly arrivals: { enter: () => void }[] = [];
   #cut = false;
   readonly #queue: Delivery[] = [];
   #head = 0;
@@ -269,10 +271,19 @@ export class SimNetwork {
     if (to.downloadKbps === Infinity) {
       this.#enqueue(pipe, arrivesAt, arrived);
     } else {
+      // Arrivals enter the downlink in the pipe's order, even on a clock whose timers may fire
+      // out of order (the system clock rounds delays): each timer takes every earlier one too.
+      const entry = {
+        enter: (): void => {
+          const inAt = Math.max(arrivesAt, to.downFreeAt) + serialisationMs(bytes, to.downloadKbps);
+          to.downFreeAt = inAt;
+          this.#enqueue(pipe, inAt, arrived);
+        },
+      };
+      pipe.arrivals.push(entry);
       this.clock.setTimeout(() => {
-        const inAt = Math.max(arrivesAt, to.downFreeAt) + serialisationMs(bytes, to.downloadKbps);
-        to.downFreeAt = inAt;
-        this.#enqueue(pipe, inAt, arrived);
+        const at = pipe.arrivals.indexOf(entry);
+        for (const earlier of pipe.arrivals.splice(0, at + 1)) earlier.enter();
       }, arrivesAt - now);
     }
     return leftAt;
