@@ -4,6 +4,7 @@
  *
  *   pipeline  the whole live pipeline over real WebRTC (broadcaster, origin, tracker, N peers)
  *   sim-scale the simulator's speed: N simulated viewers for D seconds of stream
+ *   crypto    SHA-256, HMAC and Ed25519 per chunk, and the CPU share of verifying every chunk
  */
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
@@ -13,6 +14,7 @@ import { stderrLogger } from '../src/cli/log.js';
 import { pipelineFigures } from '../src/lab/figures.js';
 import { LocalSwarm } from '../src/lab/local-swarm.js';
 import { shutdownRtc } from '../src/transport/rtc.node.js';
+import { cryptoBench, formatCryptoBench } from './crypto.js';
 import { simScale } from './sim-scale.js';
 
 const program = new Command('bench').description('swarmcast benchmarks');
@@ -107,6 +109,20 @@ program
       ]);
     }
     process.stdout.write(`${table.toString()}\n`);
+    if (options.json !== undefined) {
+      await writeFile(options.json, JSON.stringify(result, null, 2) + '\n');
+      process.stdout.write(`wrote ${options.json}\n`);
+    }
+  });
+
+program
+  .command('crypto')
+  .description('measure chunk hashing, HMAC and Ed25519 at the pipeline chunk size')
+  .option('--seconds <s>', 'measuring time per primitive', parseDuration, 1.5)
+  .option('--json <file>', 'also write the figures as JSON to this file')
+  .action(async (options: { seconds: number; json?: string }) => {
+    const result = await cryptoBench({ secondsPerPrimitive: options.seconds });
+    process.stdout.write(formatCryptoBench(result));
     if (options.json !== undefined) {
       await writeFile(options.json, JSON.stringify(result, null, 2) + '\n');
       process.stdout.write(`wrote ${options.json}\n`);

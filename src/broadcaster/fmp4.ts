@@ -564,6 +564,21 @@ function parseTraf(
     const sampleCount = trun.u32();
     if ((flags & TRUN_DATA_OFFSET) !== 0) trun.skip(4);
     const firstFlags = (flags & TRUN_FIRST_SAMPLE_FLAGS) !== 0 ? trun.u32() : undefined;
+    const perSample = [
+      TRUN_SAMPLE_DURATION,
+      TRUN_SAMPLE_SIZE,
+      TRUN_SAMPLE_FLAGS,
+      TRUN_SAMPLE_COMPOSITION_TIME_OFFSET,
+    ].filter((bit) => (flags & bit) !== 0).length;
+    if (perSample === 0) {
+      // Every sample takes the defaults: no loop over a count the box does not back with bytes.
+      durationTicks += sampleCount * defaultDuration;
+      if (sampleCount > 0) firstSampleFlags ??= firstFlags ?? defaultFlags;
+      continue;
+    }
+    if (sampleCount * perSample * 4 > trun.remaining()) {
+      throw new MediaError(`trun of track ${track.id} declares more samples than it holds`);
+    }
     for (let i = 0; i < sampleCount; i++) {
       durationTicks += (flags & TRUN_SAMPLE_DURATION) !== 0 ? trun.u32() : defaultDuration;
       if ((flags & TRUN_SAMPLE_SIZE) !== 0) trun.skip(4);

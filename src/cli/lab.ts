@@ -1,5 +1,10 @@
-/** `swarmcast lab mio`: the MioStream experiment grid on the simulator, with its report. */
+/**
+ * `swarmcast lab mio`: the MioStream experiment grid on the simulator or over real processes,
+ * with its report.
+ */
 import { InvalidArgumentError, type Command } from 'commander';
+import { errorMessage } from '../common/errors.js';
+import type { LogLevel } from '../common/logger.js';
 import { TOPOLOGY_KINDS, type TopologyKind } from '../protocol/tracker.js';
 import { VICTIM_DISTRIBUTIONS, type VictimDistribution } from '../lab/failures.js';
 import {
@@ -9,11 +14,18 @@ import {
   writeMioLab,
   type MioLabOptions,
   type MioProgress,
+  type MioRunRecord,
 } from '../lab/mio.js';
+import { mioRealNotes, runMioRealLab, type MioRealTick } from '../lab/mio-real.js';
+import { shutdownRtc } from '../transport/rtc.node.js';
+import { parseLogLevel, stderrLogger } from './log.js';
 import { parseDuration, parseNonNegativeInt, parsePositiveInt } from './options.js';
+import { untilSignal } from './signals.js';
+
+type LabMode = 'sim' | 'real';
 
 interface LabMioCommandOptions {
-  mode: 'sim';
+  mode: LabMode;
   peers: number[];
   duration: number;
   reps: number;
@@ -25,20 +37,16 @@ interface LabMioCommandOptions {
   bitrateKbps: number;
   uploadKbps: number;
   downloadKbps: number;
+  peerLogLevel: LogLevel;
 }
 
 /** Without a TTY, a progress line at most this often (and at the end). */
 const PROGRESS_LINE_EVERY_MS = 10_000;
 const BAR_WIDTH = 30;
 
-function parseMode(value: string): 'sim' {
-  if (value === 'sim') return value;
-  if (value === 'real') {
-    throw new InvalidArgumentError(
-      'real mode (real processes over WebRTC) is not implemented yet; only "sim" is available',
-    );
-  }
-  throw new InvalidArgumentError('expected sim');
+function parseMode(value: string): LabMode {
+  if (value === 'sim' || value === 'real') return value;
+  throw new InvalidArgumentError('expected sim or real');
 }
 
 function listParser<T extends string>(allowed: readonly T[]): (value: string) => T[] {
@@ -64,13 +72,17 @@ function parseRates(value: string): number[] {
   });
 }
 
-/** A progress reporter on stderr: one line rewritten on a TTY, periodic lines otherwise. */
+/**
+ * A progress reporter on stderr: one line rewritten on a TTY, periodic lines otherwise. `tick`
+ * shows where a long (real) run stands.
+ */
 function progressReporter(
   total: number,
   startedMs: number,
-): { update: (p: MioProgress) => void; end: () => void } {
+): { update: (p: MioProgress) => void; tick: (t: MioRealTick) => void; end: () => void } {
   const tty = process.stderr.isTTY;
   let lastLineMs = startedMs;
+  let runsDone = 0;
   const text = (done: number): string => {
     const filled = Math.round((BAR_WIDTH * done) / total);
     const elapsedS = (performance.now() - startedMs) / 1000;
@@ -80,15 +92,30 @@ function progressReporter(
       `${elapsedS.toFixed(0)} s elapsed${Number.isFinite(etaS) ? `, ~${etaS.toFixed(0)} s left` : ''}`
     );
   };
+  const write = (line: string, force: boolean): void => {
+    if (tty) {
+      process.stderr.write(`\r\x1b[2K${line}`);
+    } else if (force || performance.now() - lastLineMs >= PROGRESS_LINE_EVERY_MS) {
+      lastLineMs = performance.now();
+      process.stderr.write(`${line}\n`);
+    }
+  };
   return {
     update: ({ done, record }) => {
+      runsDone = done;
       const detail = ` (last: ${record.topology} ${record.distribution} ${String(record.rate)}/s rep ${String(record.rep)}: ${String(record.stalledMsPerPeer)} ms stalled/peer)`;
-      if (tty) {
-        process.stderr.write(`\r\x1b[2K${text(done)}${detail}`);
-      } else if (done === total || performance.now() - lastLineMs >= PROGRESS_LINE_EVERY_MS) {
-        lastLineMs = performance.now();
-        process.stderr.write(`${text(done)}${detail}\n`);
-      }
+      write(`${text(done)}${detail}`, done === total);
+    },
+    tick: ({ spec, phase, elapsedMs, durationMs, viewersAlive, failures }) => {
+      const at =
+        phase === 'starting'
+          ? `starting for ${(elapsedMs / 1000).toFixed(0)} s`
+          : `${(elapsedMs / 1000).toFixed(0)}/${String(durationMs / 1000)} s`;
+      write(
+        `${text(runsDone)} (now: ${spec.topology} ${spec.distribution} ${String(spec.rate)}/s rep ${String(spec.rep)}: ` +
+          `${at}, ${String(viewersAlive)} viewers, ${String(failures)} failures)`,
+        false,
+      );
     },
     end: () => {
       if (tty) process.stderr.write('\n');
@@ -101,11 +128,16 @@ export function registerLabCommand(program: Command): void {
   lab
     .command('mio')
     .description(
-      "MioStream's experiment (topologies × victim distributions × failure rates × reps) on the simulator; writes results.json, SVG charts and REPORT.md",
+      "MioStream's experiment (topologies × victim distributions × failure rates × reps) on the simulator or over real processes; writes results.json, SVG charts and REPORT.md",
     )
     .option(
       '--mode <mode>',
-      'sim (the deterministic simulator); real mode (processes over WebRTC) is not implemented yet',
+      'sim (the deterministic simulator) or real (a tracker, an origin, ffmpeg and one process per viewer over WebRTC on loopback; ' +
+        'a failure SIGKILLs a viewer process and starts a new one; no upload/download caps, --bitrate-kbps is the video bitrate). ' +
+        'A real run lasts its startup (until every viewer process plays, 10-30 s) plus --duration, and a 2-core machine runs about ' +
+        '50 viewers without stalls (fewer with failures: each starts a process), so narrow the default grid, e.g. --peers 16 --reps 1 ' +
+        '--topologies tree,mesh --distributions uniform --rates 0,1,2; the built CLI (npm run build; node dist/cli/index.js) starts ' +
+        'its viewer processes for a third of the CPU tsx needs',
       parseMode,
       'sim',
     )
@@ -142,15 +174,21 @@ export function registerLabCommand(program: Command): void {
     .option('--bitrate-kbps <n>', 'stream bitrate', parsePositiveInt, MIO_LAB_DEFAULTS.bitrateKbps)
     .option(
       '--upload-kbps <n>',
-      "viewers' upload capacity",
+      "viewers' upload capacity (sim mode only)",
       parsePositiveInt,
       MIO_LAB_DEFAULTS.viewerUploadKbps,
     )
     .option(
       '--download-kbps <n>',
-      "viewers' download capacity",
+      "viewers' download capacity (sim mode only)",
       parsePositiveInt,
       MIO_LAB_DEFAULTS.viewerDownloadKbps,
+    )
+    .option(
+      '--peer-log-level <level>',
+      'real mode: log level of the viewer processes (to stderr)',
+      parseLogLevel,
+      'error',
     )
     .action(async (flags: LabMioCommandOptions) => {
       const options: MioLabOptions = {
@@ -168,7 +206,43 @@ export function registerLabCommand(program: Command): void {
       };
       const startedMs = performance.now();
       const progress = progressReporter(mioRunSpecs(options).length, startedMs);
-      const records = await runMioLab(options, progress.update);
+      let records: MioRunRecord[];
+      let notes: string[] | undefined;
+      let failure: string | undefined;
+      if (flags.mode === 'sim') {
+        records = await runMioLab(options, progress.update);
+      } else {
+        // Ctrl-C or SIGTERM stops the run in progress, with every process it started.
+        const interrupted = new AbortController();
+        void untilSignal().then((signal) => {
+          interrupted.abort(new Error(`interrupted by ${signal}`));
+        });
+        try {
+          const lab = await runMioRealLab(
+            { logger: stderrLogger('swarmcast:lab', 'warn') },
+            options,
+            {
+              peerLogLevel: flags.peerLogLevel,
+              onProgress: progress.update,
+              onTick: progress.tick,
+              signal: interrupted.signal,
+            },
+          );
+          records = lab.runs.map((run) => run.record);
+          notes = mioRealNotes(options, lab);
+          if (lab.failed.length > 0) {
+            failure = `${String(lab.failed.length)} run(s) failed; see REPORT.md`;
+          }
+        } catch (error) {
+          progress.end();
+          process.stderr.write(`swarmcast lab mio: ${errorMessage(error)}\n`);
+          process.exitCode = 1;
+          return;
+        } finally {
+          // The broadcaster's overlay node used WebRTC in this process.
+          shutdownRtc();
+        }
+      }
       progress.end();
       const wallMs = performance.now() - startedMs;
       const command = [
@@ -186,9 +260,19 @@ export function registerLabCommand(program: Command): void {
         `--download-kbps ${String(flags.downloadKbps)}`,
         `--out ${flags.out}`,
       ].join(' ');
-      await writeMioLab(flags.out, records, { command, options, wallMs });
+      await writeMioLab(flags.out, records, {
+        command,
+        options,
+        wallMs,
+        mode: flags.mode,
+        ...(notes === undefined ? {} : { notes }),
+      });
       process.stdout.write(
         `${String(records.length)} runs in ${(wallMs / 1000).toFixed(1)} s; wrote ${flags.out}/results.json, charts and REPORT.md\n`,
       );
+      if (failure !== undefined) {
+        process.stderr.write(`swarmcast lab mio: ${failure}\n`);
+        process.exitCode = 1;
+      }
     });
 }

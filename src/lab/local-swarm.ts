@@ -49,6 +49,8 @@ export interface LocalSwarmOptions {
   targetLatencyMs: number;
   /** The overlay's shape. @default 'tree' */
   topology: TopologyKind;
+  /** Stripes of the tree (2 or more: a multi-tree). @default DEFAULTS.treeStripes */
+  treeStripes: number;
   /** Log level of the peer processes. @default 'warn' */
   peerLogLevel: LogLevel;
   /** Pause between two peer starts, so they do not all start in the same instant. @default 200 */
@@ -70,6 +72,7 @@ export const LOCAL_SWARM_DEFAULTS: LocalSwarmOptions = {
   segmentDurationMs: DEFAULTS.segmentDurationMs,
   targetLatencyMs: DEFAULTS.targetLatencyMs,
   topology: 'tree',
+  treeStripes: DEFAULTS.treeStripes,
   peerLogLevel: 'warn',
   peerStartIntervalMs: 200,
 };
@@ -109,6 +112,13 @@ export interface LocalSwarmSummary {
   /** Bytes of media (segments, init, chunks) the origin sent. */
   readonly originBytesSent: number;
   readonly chunksPublished: number;
+}
+
+/** What `replacePeer` did, by process index. */
+export interface PeerReplacement {
+  readonly killed: number;
+  /** The new peer's index; undefined when the swarm was stopping. */
+  readonly replacement: number | undefined;
 }
 
 interface PeerProcess {
@@ -165,13 +175,14 @@ export class LocalSwarm {
       {
         host: o.host,
         port: o.trackerPort,
+        treeStripes: o.treeStripes,
         monitor: {
           bundle: await loadMonitorBundle(),
           stats: () => ({
             originBytesSent: this.originBytesSent(),
             broadcasterBytesUploaded: this.#root?.stats().bytesUploaded ?? 0,
           }),
-          kill: (peerId) => this.#replacePeer(peerId),
+          kill: (peerId) => this.replacePeer(peerId) !== undefined,
         },
       },
     );
@@ -318,15 +329,18 @@ export class LocalSwarm {
   }
 
   /**
-   * The monitor's kill: SIGKILLs the process whose tracker id is `peerId` and starts a new peer
-   * in its place. False when no running process has that id (yet).
+   * A failure as MioStream induces it (and the monitor's kill): SIGKILLs the running process whose
+   * tracker id is `peerId` and starts a new peer in its place. Undefined when no running process
+   * is known by that id (it has not reported yet, or is gone).
    */
-  #replacePeer(peerId: string): boolean {
+  replacePeer(peerId: string): PeerReplacement | undefined {
     const peer = this.#peers.find((p) => p.alive && p.report?.stats.peerId === peerId);
-    if (peer === undefined) return false;
+    if (peer === undefined) return undefined;
     this.killPeer(peer.index);
-    if (this.#isRunning()) this.spawnPeer();
-    return true;
+    return {
+      killed: peer.index,
+      replacement: this.#isRunning() ? this.spawnPeer() : undefined,
+    };
   }
 
   peers(): PeerProcessView[] {

@@ -13,13 +13,22 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULTS } from '../common/defaults.js';
 import { SwarmcastError } from '../common/errors.js';
+import type { Random } from '../common/random.js';
 import { mean, percentile, sum } from '../common/stats.js';
+import type { PeerStats } from '../peer/core.js';
 import { deriveSeed } from '../sim/engine.js';
 import { simFigures } from '../sim/figures.js';
-import { SimSwarm, type SimSummary } from '../sim/swarm.js';
+import { SimSwarm } from '../sim/swarm.js';
 import type { TopologyKind } from '../tracker/core/topology.js';
+import type { TrackerSnapshot } from '../tracker/core/tracker-core.js';
 import { mioCharts, recordsAtSize } from './charts.js';
-import { failureSchedule, VICTIM_DISTRIBUTIONS, type VictimDistribution } from './failures.js';
+import {
+  failureSchedule,
+  VICTIM_DISTRIBUTIONS,
+  type ScheduledFailure,
+  type VictimDistribution,
+} from './failures.js';
+import type { PipelineFigures } from './figures.js';
 
 /**
  * The lab's tree is a multi-tree of two stripes: at the paper's 2 Mbps up for a 1.16 Mbps stream
@@ -170,13 +179,7 @@ export async function runMioOnce(options: MioLabOptions, spec: MioRunSpec): Prom
   // Every viewer's slot: initial viewers own theirs, a replacement inherits its victim's.
   const slotOf = new Map<number, number>();
   for (let i = 0; i < spec.peers; i++) slotOf.set(i, i);
-  const schedule = failureSchedule(swarm.engine.random('failures'), {
-    ratePerS: spec.rate,
-    startMs: options.failuresFromMs,
-    endMs: options.durationMs,
-    viewers: spec.peers,
-    distribution: spec.distribution,
-  });
+  const schedule = mioFailureSchedule(options, spec, swarm.engine.random('failures'));
   let failures = 0;
   for (const failure of schedule) {
     swarm.engine.clock.setTimeout(() => {
@@ -192,24 +195,71 @@ export async function runMioOnce(options: MioLabOptions, spec: MioRunSpec): Prom
     }, failure.atMs - swarm.nowMs);
   }
   const summary = await swarm.run();
-  return mioRecord(options, spec, summary, slotOf, failures);
+  return mioRecord(options, spec, summary.peers, simFigures(summary), slotOf, failures);
 }
 
 /**
- * The viewer at `position` in the topology order (the tracker snapshot's viewers, in arrival
- * order), clipped to the viewers present; undefined when none is.
+ * The failures of one run of the grid: from `failuresFromMs` to the end of the run, victims drawn
+ * from `random` (the run's `failures` stream, so both modes fail the same positions at the same times).
  */
-function victimAt(swarm: SimSwarm, position: number): number | undefined {
-  const order = (swarm.snapshot().streams[0]?.nodes ?? []).filter((n) => n.role === 'viewer');
-  const node = order[Math.min(position, order.length - 1)];
-  if (node === undefined) return undefined;
-  return swarm.liveViewers().find((index) => swarm.viewer(index).stats().peerId === node.id);
-}
-
-function mioRecord(
+export function mioFailureSchedule(
   options: MioLabOptions,
   spec: MioRunSpec,
-  summary: SimSummary,
+  random: Random,
+): ScheduledFailure[] {
+  return failureSchedule(random, {
+    ratePerS: spec.rate,
+    startMs: options.failuresFromMs,
+    endMs: options.durationMs,
+    viewers: spec.peers,
+    distribution: spec.distribution,
+  });
+}
+
+/** The live viewer at `position` in the topology order (see `victimCandidates`). */
+function victimAt(swarm: SimSwarm, position: number): number | undefined {
+  const id = victimCandidates(topologyOrder(swarm.snapshot()), position)[0];
+  if (id === undefined) return undefined;
+  return swarm.liveViewers().find((index) => swarm.viewer(index).stats().peerId === id);
+}
+
+/** Tracker ids of the viewers in the topology order: the snapshot's viewers, in arrival order. */
+export function topologyOrder(snapshot: TrackerSnapshot): string[] {
+  return (snapshot.streams[0]?.nodes ?? []).filter((n) => n.role === 'viewer').map((n) => n.id);
+}
+
+/**
+ * The viewers of `order` nearest to `position` first: the one at `position` (clipped to the
+ * order), then the one after it, the one before it, two after, and so on.
+ */
+export function victimCandidates(order: readonly string[], position: number): string[] {
+  const at = Math.min(position, order.length - 1);
+  const ids: string[] = [];
+  for (let d = 0; ids.length < order.length; d++) {
+    for (const i of d === 0 ? [at] : [at + d, at - d]) {
+      const id = order[i];
+      if (id !== undefined) ids.push(id);
+    }
+  }
+  return ids;
+}
+
+/** One viewer's counters at the end of a run (or when it failed), by its index in the run. */
+export interface MioViewerResult {
+  readonly index: number;
+  readonly stats: PeerStats;
+}
+
+/**
+ * The record of one run from its viewers' counters and the run's figures. `slotOf` maps a
+ * viewer's index to its slot (a replacement's is its victim's); viewers missing from it own the
+ * slot of their index.
+ */
+export function mioRecord(
+  options: MioLabOptions,
+  spec: MioRunSpec,
+  viewers: readonly MioViewerResult[],
+  figures: PipelineFigures,
   slotOf: ReadonlyMap<number, number>,
   failures: number,
 ): MioRunRecord {
@@ -219,7 +269,7 @@ function mioRecord(
     bytes: 0,
     sessionMs: 0,
   }));
-  for (const peer of summary.peers) {
+  for (const peer of viewers) {
     const slot = slots[slotOf.get(peer.index) ?? peer.index];
     if (slot === undefined) continue;
     slot.stalledMs += peer.stats.playback?.stalledMs ?? 0;
@@ -230,7 +280,6 @@ function mioRecord(
   }
   const stalled = slots.map((s) => s.stalledMs);
   const stalls = sum(slots.map((s) => s.stalls));
-  const figures = simFigures(summary);
   const stalledMsPerPeer = mean(stalled);
   return {
     topology: spec.topology,
@@ -308,6 +357,10 @@ export interface MioReportContext {
   readonly options: MioLabOptions;
   /** Wall time of the whole grid. */
   readonly wallMs: number;
+  /** 'sim': the simulator; 'real': real processes over WebRTC on loopback (`mio-real.ts`). */
+  readonly mode: 'sim' | 'real';
+  /** Paragraphs on the mode's set-up, printed after the common one. */
+  readonly notes?: readonly string[];
 }
 
 /** REPORT.md: the set-up, our figures beside the paper's, and which goals are met. */
@@ -322,7 +375,7 @@ export function mioReport(records: readonly MioRunRecord[], context: MioReportCo
   const meanOf = (rs: readonly MioRunRecord[], key: 'stalledMsPerPeer' | 'stallsPerPeer') =>
     rs.length === 0 ? '—' : String(round(mean(rs.map((r) => r[key]))));
   const lines = [
-    '# MioStream lab (simulator)',
+    `# MioStream lab (${context.mode === 'sim' ? 'simulator' : 'real processes over WebRTC'})`,
     '',
     'Made by:',
     '',
@@ -331,11 +384,15 @@ export function mioReport(records: readonly MioRunRecord[], context: MioReportCo
     '```',
     '',
     `Set-up: ${o.peerCounts.join(', ')} viewers, ${String(o.durationMs / 1000)} s of stream at ${String(o.bitrateKbps)} kbps in ${String(o.chunkDurationMs)} ms chunks played ${String(o.targetLatencyMs)} ms behind live, tree of ${String(MIO_TREE_STRIPES)} stripes, ` +
-      `viewers ${String(o.viewerDownloadKbps)} kbps down / ${String(o.viewerUploadKbps)} kbps up, origin ${String(o.serverUploadKbps)} kbps up; ` +
-      `initial viewers join over ${String(o.joinWindowMs / 1000)} s from 1 s; failures from ${String(o.failuresFromMs / 1000)} s to the end, ` +
+      (context.mode === 'sim'
+        ? `viewers ${String(o.viewerDownloadKbps)} kbps down / ${String(o.viewerUploadKbps)} kbps up, origin ${String(o.serverUploadKbps)} kbps up; ` +
+          `initial viewers join over ${String(o.joinWindowMs / 1000)} s from 1 s; `
+        : `no upload or download caps (every link is on loopback); initial viewers start over ${String(o.joinWindowMs / 1000)} s; `) +
+      `failures from ${String(o.failuresFromMs / 1000)} s to the end, ` +
       `evenly spaced at the given rate, each victim (by position in the tracker's topology order) replaced at once by a newcomer. ` +
       `${String(o.reps)} rep(s) per cell, base seed ${String(o.seed)}, ${String(records.length)} runs, wall time ${String(round(context.wallMs / 1000))} s.`,
     '',
+    ...(context.notes ?? []).flatMap((note) => [note, '']),
     '"Per peer" is per peer slot: a newcomer takes the slot of the viewer it replaces and a slot sums the stalls of all its occupants; figures are means over slots and reps.',
     '',
     `## Mean stalled time per peer (ms) with ${String(size)} viewers, ours beside the paper`,
