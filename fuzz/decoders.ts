@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import { concatBytes } from '../src/common/bytes.js';
 import { MediaError, ProtocolError, type SwarmcastError } from '../src/common/errors.js';
+import { MAX_CREDENTIAL_CHARS } from '../src/crypto/credentials.js';
 import { Fmp4Parser, type Fmp4Item } from '../src/broadcaster/fmp4.js';
 import {
   DIGEST_BYTES,
@@ -32,6 +33,7 @@ import {
   type Frame,
 } from '../src/protocol/frames.js';
 import {
+  MAX_ADMISSION_CHARS,
   MAX_NEIGHBOURS,
   TOPOLOGY_KINDS,
   clientMessageSchema,
@@ -166,12 +168,16 @@ const chunkFuzz: DecoderFuzz<Uint8Array> = {
 
 // --- peer frames ----------------------------------------------------------------------------
 
+/** A credential as the decoders bound it (its content is checked later, by signature). */
+const credential = fc.stringMatching(new RegExp(`^[A-Za-z0-9_-]{1,${MAX_CREDENTIAL_CHARS}}$`));
+
 const frame: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({
     type: fc.constant(FrameType.Hello),
     hello: fc.record({
       peerId: fc.string({ maxLength: 64 }),
       stream: fc.string({ maxLength: 64 }),
+      credential,
     }),
   }),
   fc.record({
@@ -223,6 +229,9 @@ const frameFuzz: DecoderFuzz<Uint8Array> = {
 const peerId = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
 const streamId = fc.stringMatching(STREAM_ID_PATTERN);
 const base64Url = fc.stringMatching(/^[A-Za-z0-9_-]{1,1024}$/);
+/** 32 bytes (a public key, a nonce) and 64 bytes (a signature) in base64url. */
+const bytes32 = fc.stringMatching(/^[A-Za-z0-9_-]{43}$/);
+const signature = fc.stringMatching(/^[A-Za-z0-9_-]{86}$/);
 const kbps = fc.integer({ min: 0, max: 100_000_000 });
 const ms = fc.integer({ min: 1, max: 3_600_000 });
 const bytesCount = fc.nat();
@@ -268,11 +277,14 @@ const clientMessage: fc.Arbitrary<ClientMessage> = fc.oneof(
       type: fc.constant('hello' as const),
       version: fc.integer(),
       role: fc.constantFrom('viewer' as const, 'broadcaster' as const),
+      publicKey: bytes32,
+      admission: fc.string({ minLength: 1, maxLength: MAX_ADMISSION_CHARS }),
       uploadKbps: kbps,
       downloadKbps: kbps,
     },
-    { requiredKeys: ['type', 'version', 'role'] },
+    { requiredKeys: ['type', 'version', 'role', 'publicKey'] },
   ),
+  fc.record({ type: fc.constant('auth' as const), signature }),
   fc.record(
     {
       type: fc.constant('join' as const),
@@ -290,6 +302,8 @@ const clientMessage: fc.Arbitrary<ClientMessage> = fc.oneof(
 const peerIds = fc.array(peerId, { maxLength: 8 });
 
 const trackerMessage: fc.Arbitrary<TrackerMessage> = fc.oneof(
+  fc.record({ type: fc.constant('challenge' as const), nonce: bytes32, trackerKey: bytes32 }),
+  fc.record({ type: fc.constant('credential' as const), credential }),
   fc.record({
     type: fc.constant('welcome' as const),
     version: fc.integer(),
@@ -297,7 +311,7 @@ const trackerMessage: fc.Arbitrary<TrackerMessage> = fc.oneof(
     heartbeatIntervalMs: ms,
     heartbeatTimeoutMs: ms,
   }),
-  fc.record({ type: fc.constant('joined' as const), info: streamInfo }),
+  fc.record({ type: fc.constant('joined' as const), info: streamInfo, credential }),
   fc.record({
     type: fc.constant('neighbours' as const),
     stream: streamId,

@@ -41,7 +41,9 @@ export const VIEWER_DEFAULTS = {
 
 export interface ViewerOptions
   extends
-    Partial<Pick<PeerOptions, 'targetLatencyMs' | 'startBufferMs' | 'liveJumpAfterStallMs'>>,
+    Partial<
+      Pick<PeerOptions, 'targetLatencyMs' | 'startBufferMs' | 'liveJumpAfterStallMs' | 'admission'>
+    >,
     Pick<MsePlayerOptions, 'backBufferMs'> {
   /** The element the stream plays in; muted autoplay needs `muted` set by the page. */
   video: HTMLVideoElement;
@@ -226,7 +228,8 @@ export class BrowserViewer implements Viewer {
       },
       {
         ...PEER_DEFAULTS,
-        ...pick(this.#o, ['targetLatencyMs', 'startBufferMs', 'liveJumpAfterStallMs']),
+        // The peer core makes this page's Ed25519 key pair with WebCrypto for the handshake.
+        ...pick(this.#o, ['targetLatencyMs', 'startBufferMs', 'liveJumpAfterStallMs', 'admission']),
         stream: this.#o.stream,
         role: 'viewer',
       },

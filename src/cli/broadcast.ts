@@ -1,10 +1,18 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { Broadcaster } from '../broadcaster/broadcaster.js';
 import { SystemClock } from '../common/clock.js';
 import { DEFAULTS } from '../common/defaults.js';
 import { errorMessage } from '../common/errors.js';
 import type { LogLevel } from '../common/logger.js';
-import { generateSigningKeyPair } from '../crypto/keys.js';
+import {
+  exportSigningKeyPair,
+  generateSigningKeyPair,
+  importSigningKeyPair,
+  keyPairSigner,
+  publicKeyToBase64Url,
+  type SigningKeyPair,
+} from '../crypto/keys.js';
 import { OriginIngestClient } from '../origin/ingest-client.js';
 import { createNodePeer } from '../peer/peer.node.js';
 import { parseLogLevel, stderrLogger } from './log.js';
@@ -32,6 +40,7 @@ interface BroadcastCommandOptions {
   videoKbps: number;
   topology?: TopologyKind;
   logLevel: LogLevel;
+  keyFile?: string;
 }
 
 export function registerBroadcastCommand(program: Command): void {
@@ -60,6 +69,10 @@ export function registerBroadcastCommand(program: Command): void {
       parseTopology,
     )
     .option('--log-level <level>', 'debug, info, warn or error', parseLogLevel, 'info')
+    .option(
+      '--key-file <path>',
+      "the broadcaster's Ed25519 key (JWK), made there on first use; the tracker must register its public key",
+    )
     .action(async (options: BroadcastCommandOptions) => {
       process.exitCode = await runBroadcast(options);
     });
@@ -75,7 +88,9 @@ async function runBroadcast(options: BroadcastCommandOptions): Promise<number> {
     return 2;
   }
   const clock = new SystemClock();
-  const keys = await generateSigningKeyPair();
+  const keys = await loadKeys(options.keyFile);
+  // The tracker admits only registered broadcasters: `tracker --broadcaster-key <this key>`.
+  process.stdout.write(`broadcaster key: ${publicKeyToBase64Url(keys)}\n`);
   const broadcaster = new Broadcaster(
     { clock, logger: logger.child('ffmpeg') },
     {
@@ -104,7 +119,7 @@ async function runBroadcast(options: BroadcastCommandOptions): Promise<number> {
     segmentDurationMs: info.segmentDurationMs,
   });
   const root = createNodePeer(
-    { logger: logger.child('root') },
+    { logger: logger.child('root'), identity: keyPairSigner(keys) },
     {
       stream: options.stream,
       role: 'broadcaster',
@@ -155,4 +170,22 @@ async function runBroadcast(options: BroadcastCommandOptions): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+/** The key in `path` (made and written there, readable by the owner only, if absent). */
+async function loadKeys(path: string | undefined): Promise<SigningKeyPair> {
+  if (path === undefined) return generateSigningKeyPair();
+  let text: string | undefined;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (text !== undefined) return importSigningKeyPair(JSON.parse(text) as JsonWebKey);
+  const keys = await generateSigningKeyPair();
+  await writeFile(path, JSON.stringify(await exportSigningKeyPair(keys)) + '\n', {
+    mode: 0o600,
+    flag: 'wx',
+  });
+  return keys;
 }

@@ -1,5 +1,8 @@
 /** Parsers for command-line values: each throws an error commander prints as a usage error. */
-import { InvalidArgumentError } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { AdmissionOptions } from '../tracker/admission.js';
+import type { RegisteredBroadcaster } from '../tracker/core/tracker-core.js';
 import { STREAM_ID_PATTERN } from '../protocol/chunk.js';
 import { TOPOLOGY_KINDS, type TopologyKind } from '../protocol/tracker.js';
 
@@ -69,4 +72,62 @@ export function parseTopology(value: string): TopologyKind {
   const kind = TOPOLOGY_KINDS.find((k) => k === value);
   if (kind === undefined) throw new InvalidArgumentError(`expected ${TOPOLOGY_KINDS.join(', ')}`);
   return kind;
+}
+
+/** Environment variable the `peer` command reads its admission secret or token from. */
+export const ADMISSION_ENV = 'SWARMCAST_ADMISSION';
+/** Environment variable the `tracker` and `start` commands read the join secret from. */
+export const JOIN_SECRET_ENV = 'SWARMCAST_JOIN_SECRET';
+
+/** `[stream=]key`: a broadcaster key the tracker accepts, for one stream or all. */
+export function parseBroadcasterKey(
+  value: string,
+  previous: RegisteredBroadcaster[] = [],
+): RegisteredBroadcaster[] {
+  const at = value.lastIndexOf('=');
+  const stream = at < 0 ? undefined : value.slice(0, at);
+  const publicKey = at < 0 ? value : value.slice(at + 1);
+  if (!/^[A-Za-z0-9_-]{43}$/.test(publicKey)) {
+    throw new InvalidArgumentError(
+      'expected [stream=]key, the key an Ed25519 public key (base64url)',
+    );
+  }
+  if (stream !== undefined) parseStreamId(stream);
+  return [...previous, stream === undefined ? { publicKey } : { publicKey, stream }];
+}
+
+/** The admission flags shared by `tracker` and `start`. */
+export interface AdmissionFlags {
+  joinSecret?: string;
+  jwtPublicKey?: string;
+  jwtIssuer?: string;
+  jwtAudience?: string;
+}
+
+/** Builds the tracker's admission from the flags (and `SWARMCAST_JOIN_SECRET`); reads the key file. */
+export async function admissionFromFlags(flags: AdmissionFlags): Promise<AdmissionOptions> {
+  const secret = flags.joinSecret ?? process.env[JOIN_SECRET_ENV];
+  if (secret !== undefined && flags.jwtPublicKey !== undefined) {
+    throw new InvalidArgumentError('--join-secret and --jwt-public-key exclude each other');
+  }
+  if (secret !== undefined) return { mode: 'secret', secret };
+  if (flags.jwtPublicKey === undefined) return { mode: 'open' };
+  return {
+    mode: 'jwt',
+    publicKey: await readFile(flags.jwtPublicKey, 'utf8'),
+    ...(flags.jwtIssuer === undefined ? {} : { issuer: flags.jwtIssuer }),
+    ...(flags.jwtAudience === undefined ? {} : { audience: flags.jwtAudience }),
+  };
+}
+
+/** Adds the admission flags to a command. */
+export function admissionOptions(command: Command): Command {
+  return command
+    .option('--join-secret <secret>', `viewers must present this secret (env ${JOIN_SECRET_ENV})`)
+    .option(
+      '--jwt-public-key <file>',
+      "viewers must present a JWT signed by this key (PEM, JWK or JWK set): the site's backend issues them",
+    )
+    .option('--jwt-issuer <iss>', 'with --jwt-public-key: the iss claim tokens must carry')
+    .option('--jwt-audience <aud>', 'with --jwt-public-key: the aud claim tokens must carry');
 }

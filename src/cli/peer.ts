@@ -5,7 +5,7 @@ import { DEFAULTS } from '../common/defaults.js';
 import { isStopRequest, type PeerProcessReport } from '../lab/ipc.js';
 import { createNodePeer } from '../peer/peer.node.js';
 import { parseLogLevel, stderrLogger } from './log.js';
-import { parseDuration, parsePositiveInt, parseStreamId } from './options.js';
+import { ADMISSION_ENV, parseDuration, parsePositiveInt, parseStreamId } from './options.js';
 import { formatQoeTable } from './qoe-table.js';
 
 interface PeerCommandOptions {
@@ -17,6 +17,7 @@ interface PeerCommandOptions {
   targetLatency: number;
   logLevel: LogLevel;
   name?: string;
+  admission?: string;
 }
 
 const REPORT_INTERVAL_MS = 1000;
@@ -38,6 +39,10 @@ export function registerPeerCommand(program: Command): void {
     )
     .option('--log-level <level>', 'debug, info, warn or error', parseLogLevel, 'info')
     .option('--name <label>', 'label for this peer in log lines')
+    .option(
+      '--admission <secret-or-token>',
+      `the join secret or JWT the tracker asks for (env ${ADMISSION_ENV})`,
+    )
     .action((options: PeerCommandOptions) => {
       runPeer(options);
     });
@@ -56,6 +61,7 @@ function runPeer(options: PeerCommandOptions): void {
       trackerUrl: options.tracker,
       originUrl: options.origin,
       targetLatencyMs: options.targetLatency,
+      ...admission(options.admission ?? process.env[ADMISSION_ENV]),
       rtc: options.bindAddress === undefined ? {} : { bindAddress: options.bindAddress },
     },
   );
@@ -106,4 +112,8 @@ function runPeer(options: PeerCommandOptions): void {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   if (options.duration !== undefined) setTimeout(stop, options.duration * 1000);
+}
+
+function admission(value: string | undefined): { admission?: string } {
+  return value === undefined ? {} : { admission: value };
 }

@@ -6,18 +6,22 @@ import { pipelineFigures, type PipelineFigures } from '../lab/figures.js';
 import { LocalSwarm, LOCAL_SWARM_DEFAULTS, type LocalSwarmSummary } from '../lab/local-swarm.js';
 import { parseLogLevel, stderrLogger } from './log.js';
 import {
+  admissionFromFlags,
+  admissionOptions,
   parseDuration,
   parsePort,
   parsePositiveInt,
   parseStreamId,
   parseTopology,
+  type AdmissionFlags,
 } from './options.js';
 import type { TopologyKind } from '../protocol/tracker.js';
 import { formatQoeTable } from './qoe-table.js';
 import { untilSignal } from './signals.js';
 import { shutdownRtc } from '../transport/rtc.node.js';
 
-interface StartOptions {
+interface StartOptions extends AdmissionFlags {
+  viewerToken?: string;
   peers: number;
   duration?: number;
   port: number;
@@ -31,7 +35,7 @@ interface StartOptions {
 }
 
 export function registerStartCommand(program: Command): void {
-  program
+  const command = program
     .command('start')
     .description(
       'run a whole local live stream: broadcaster, origin, tracker and N viewer processes over WebRTC on loopback; prints a QoE table at the end',
@@ -63,9 +67,13 @@ export function registerStartCommand(program: Command): void {
     )
     .option('--peer-log-level <level>', 'log level of the viewer processes', parseLogLevel, 'warn')
     .option('--topology <kind>', 'overlay: list, tree or mesh', parseTopology, 'tree')
-    .action(async (options: StartOptions) => {
-      process.exitCode = await runStart(options);
-    });
+    .option(
+      '--viewer-token <jwt>',
+      'with --jwt-public-key: the token the viewer processes present',
+    );
+  admissionOptions(command).action(async (options: StartOptions) => {
+    process.exitCode = await runStart(options);
+  });
 }
 
 /** Runs the swarm until the duration ends or a signal arrives; resolves to the exit code. */
@@ -82,6 +90,8 @@ async function runStart(options: StartOptions): Promise<number> {
       source: options.source,
       peerLogLevel: options.peerLogLevel,
       topology: options.topology,
+      admission: await admissionFromFlags(options),
+      ...(options.viewerToken === undefined ? {} : { viewerAdmission: options.viewerToken }),
     },
   );
   let failure: string | undefined;

@@ -24,7 +24,7 @@ export interface FailureScheduleOptions {
   ratePerS: number;
   /** Virtual time of the first possible failure. */
   startMs: number;
-  /** Virtual time after which no failure happens (exclusive). */
+  /** Virtual time after which no failure happens (exclusive); `Infinity` only in `failureSequence`. */
   endMs: number;
   /** Viewers in the swarm (the broadcaster excluded): positions are drawn in 0..viewers−1. */
   viewers: number;
@@ -85,14 +85,15 @@ function drawPoisson(random: Random, mean: number): number {
 }
 
 /**
- * The failures of one run: (endMs − startMs) · rate / 1000 failures, rounded, spaced 1/rate apart, the first half an interval after `startMs`, each with a
- * victim position drawn from `random` (consumed in order, so the same seed gives the same
- * schedule).
+ * The failures from `startMs` on, lazily: one every 1/rate s, the first half an interval after
+ * `startMs`, none at or after `endMs` (`Infinity`: no end, for a runner that injects until it is
+ * told to stop). Each victim position is drawn from `random` when its failure is taken, in order,
+ * so the same seed gives the same sequence. Options are checked on the first `next()`.
  */
-export function failureSchedule(
+export function* failureSequence(
   random: Random,
   options: FailureScheduleOptions,
-): ScheduledFailure[] {
+): Generator<ScheduledFailure, void, undefined> {
   const { ratePerS, startMs, endMs, viewers, distribution } = options;
   if (!(ratePerS >= 0) || !Number.isFinite(ratePerS)) {
     throw new SwarmcastError('invalid-argument', `ratePerS must be ≥ 0: ${ratePerS}`);
@@ -100,11 +101,26 @@ export function failureSchedule(
   if (!(endMs >= startMs)) {
     throw new SwarmcastError('invalid-argument', `endMs ${endMs} is before startMs ${startMs}`);
   }
-  const failures: ScheduledFailure[] = [];
-  if (ratePerS === 0 || viewers === 0) return failures;
+  if (ratePerS === 0 || viewers === 0) return;
   const intervalMs = 1000 / ratePerS;
   for (let atMs = startMs + intervalMs / 2; atMs < endMs; atMs += intervalMs) {
-    failures.push({ atMs, position: drawVictimPosition(random, distribution, viewers) });
+    yield { atMs, position: drawVictimPosition(random, distribution, viewers) };
   }
-  return failures;
+}
+
+/**
+ * The failures of one run: (endMs − startMs) · rate / 1000 failures, rounded, as
+ * `failureSequence` spaces and draws them. `endMs` must be finite.
+ */
+export function failureSchedule(
+  random: Random,
+  options: FailureScheduleOptions,
+): ScheduledFailure[] {
+  if (!Number.isFinite(options.endMs)) {
+    throw new SwarmcastError(
+      'invalid-argument',
+      `failureSchedule needs a finite endMs, got ${options.endMs}`,
+    );
+  }
+  return [...failureSequence(random, options)];
 }

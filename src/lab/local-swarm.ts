@@ -13,16 +13,22 @@ import { DEFAULTS } from '../common/defaults.js';
 import { errorMessage, SwarmcastError } from '../common/errors.js';
 import { Emitter } from '../common/events.js';
 import type { Logger, LogLevel } from '../common/logger.js';
-import { generateSigningKeyPair } from '../crypto/keys.js';
+import { CryptoRandom } from '../common/random.js';
+import { generateSigningKeyPair, keyPairSigner, publicKeyToBase64Url } from '../crypto/keys.js';
 import { loadMonitorBundle } from '../monitor/bundle.node.js';
+import type { FailureInjection, FailureSetting } from '../monitor/messages.js';
 import { OriginStore } from '../origin/store.js';
 import { OriginServer } from '../origin/server.js';
 import type { PeerCore, PeerStats } from '../peer/core.js';
 import { createNodePeer } from '../peer/peer.node.js';
 import type { StreamInfo, TopologyKind } from '../protocol/tracker.js';
+import type { AdmissionOptions } from '../tracker/admission.js';
 import { TrackerServer } from '../tracker/server.js';
 import type { TrackerSnapshot } from '../tracker/core/tracker-core.js';
+import { failureSequence, type ScheduledFailure } from './failures.js';
+import { ADMISSION_ENV } from '../cli/options.js';
 import { isPeerProcessReport, type PeerProcessReport, type StopRequest } from './ipc.js';
+import { topologyOrder, victimCandidates } from './mio.js';
 
 export interface LocalSwarmOptions {
   /** Viewer processes to run. @default DEFAULTS.peers */
@@ -55,6 +61,13 @@ export interface LocalSwarmOptions {
   peerLogLevel: LogLevel;
   /** Pause between two peer starts, so they do not all start in the same instant. @default 200 */
   peerStartIntervalMs: number;
+  /** Which viewers the tracker admits. @default { mode: 'open' } */
+  admission: AdmissionOptions;
+  /**
+   * What the viewer processes present to the tracker (a JWT in `jwt` mode).
+   * @default the join secret in `secret` mode, else nothing
+   */
+  viewerAdmission?: string;
 }
 
 export const LOCAL_SWARM_DEFAULTS: LocalSwarmOptions = {
@@ -75,6 +88,7 @@ export const LOCAL_SWARM_DEFAULTS: LocalSwarmOptions = {
   treeStripes: DEFAULTS.treeStripes,
   peerLogLevel: 'warn',
   peerStartIntervalMs: 200,
+  admission: { mode: 'open' },
 };
 
 export interface LocalSwarmEvents {
@@ -121,6 +135,13 @@ export interface PeerReplacement {
   readonly replacement: number | undefined;
 }
 
+/** What `replaceAt` did. */
+export interface VictimReplacement {
+  readonly replaced: PeerReplacement;
+  /** The drawn victim was not known yet: the nearest known viewer in the order was failed. */
+  readonly moved: boolean;
+}
+
 interface PeerProcess {
   readonly index: number;
   readonly child: ChildProcess;
@@ -145,6 +166,8 @@ export class LocalSwarm {
   #startedAt = 0;
   #chunks = 0;
   #state: 'new' | 'running' | 'stopped' = 'new';
+  #failures: FailureInjection = { rate: 0, distribution: 'uniform', injected: 0 };
+  #stopFailures: (() => void) | undefined;
 
   constructor(components: { logger: Logger }, options: Partial<LocalSwarmOptions> = {}) {
     this.#log = components.logger;
@@ -170,11 +193,15 @@ export class LocalSwarm {
     this.#startedAt = Date.now();
     const o = this.#o;
     const clock = new SystemClock();
+    // The broadcaster's chunk-signing key is also its identity at the tracker, registered there.
+    const keys = await generateSigningKeyPair();
     this.#tracker = new TrackerServer(
       { logger: this.#log.child('tracker') },
       {
         host: o.host,
         port: o.trackerPort,
+        broadcasters: [{ publicKey: publicKeyToBase64Url(keys), stream: o.stream }],
+        admission: o.admission,
         treeStripes: o.treeStripes,
         monitor: {
           bundle: await loadMonitorBundle(),
@@ -183,6 +210,10 @@ export class LocalSwarm {
             broadcasterBytesUploaded: this.#root?.stats().bytesUploaded ?? 0,
           }),
           kill: (peerId) => this.replacePeer(peerId) !== undefined,
+          failures: {
+            set: (setting) => this.injectFailures(setting),
+            status: () => this.#failures,
+          },
         },
       },
     );
@@ -199,7 +230,6 @@ export class LocalSwarm {
     const viewerUrl = `${originUrl}/watch/${o.stream}`;
     onUp?.({ mpdUrl, originUrl, trackerUrl, viewerUrl, monitorUrl });
 
-    const keys = await generateSigningKeyPair();
     const broadcaster = new Broadcaster(
       { clock, logger: this.#log.child('broadcaster') },
       {
@@ -230,7 +260,7 @@ export class LocalSwarm {
       segmentDurationMs: o.segmentDurationMs,
     });
     const root = createNodePeer(
-      { logger: this.#log.child('root') },
+      { logger: this.#log.child('root'), identity: keyPairSigner(keys) },
       {
         stream: o.stream,
         role: 'broadcaster',
@@ -280,6 +310,9 @@ export class LocalSwarm {
     }
     const index = this.#peers.length;
     const { entry, execArgv } = cliEntry();
+    const admission =
+      this.#o.viewerAdmission ??
+      (this.#o.admission.mode === 'secret' ? this.#o.admission.secret : undefined);
     const child = fork(
       entry,
       [
@@ -299,7 +332,12 @@ export class LocalSwarm {
         '--name',
         String(index),
       ],
-      { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+      {
+        execArgv,
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        // In the environment, not the arguments: other users of the machine see arguments.
+        env: admission === undefined ? process.env : { ...process.env, [ADMISSION_ENV]: admission },
+      },
     );
     let resolveExit: () => void = () => undefined;
     const exited = new Promise<void>((resolve) => {
@@ -343,6 +381,75 @@ export class LocalSwarm {
     };
   }
 
+  /**
+   * Fails the viewer at `position` (drawn over `viewers`) in the tracker's topology order, or the
+   * nearest one whose process is known: a viewer is known once it has reported its tracker id, in
+   * its first second. While replacements are still starting the order is shorter than `viewers`:
+   * the position is scaled to it, where clipping would make the newest viewer the victim of every
+   * position past the end. Undefined when no viewer in the order has a known process.
+   */
+  replaceAt(position: number, viewers: number): VictimReplacement | undefined {
+    const snapshot = this.snapshot();
+    if (snapshot === undefined) return undefined;
+    const order = topologyOrder(snapshot);
+    const scaled =
+      order.length < viewers ? Math.floor((position * order.length) / viewers) : position;
+    for (const [i, id] of victimCandidates(order, scaled).entries()) {
+      const replaced = this.replacePeer(id);
+      if (replaced !== undefined) return { replaced, moved: i > 0 };
+    }
+    return undefined;
+  }
+
+  /**
+   * Fails viewers as the MioStream lab does, until the next setting or `stop()`: `rate` failures
+   * per second, evenly spaced, each victim drawn by position (over the swarm's size) from
+   * `distribution` (`failureSequence`) and replaced by `replaceAt`. Rate 0 stops. Returns the new
+   * state; `injected` counts over every setting.
+   */
+  injectFailures(setting: FailureSetting): FailureInjection {
+    if (!this.#isRunning()) throw new SwarmcastError('invalid-state', 'the swarm is not running');
+    const viewers = this.#o.peers;
+    const sequence = failureSequence(new CryptoRandom(), {
+      ratePerS: setting.rate,
+      startMs: 0,
+      endMs: Number.POSITIVE_INFINITY,
+      viewers,
+      distribution: setting.distribution,
+    });
+    // The first draw checks the setting before the previous one is dropped.
+    const first = sequence.next();
+    this.#stopFailures?.();
+    this.#failures = { ...setting, injected: this.#failures.injected };
+    const startedAt = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (next: IteratorResult<ScheduledFailure>): void => {
+      if (next.done === true) return;
+      const { atMs, position } = next.value;
+      timer = setTimeout(
+        () => {
+          try {
+            if (this.replaceAt(position, viewers) !== undefined) {
+              this.#failures = { ...this.#failures, injected: this.#failures.injected + 1 };
+            }
+          } catch (error) {
+            this.#log.warn('failure injection could not replace a viewer', {
+              error: errorMessage(error),
+            });
+          }
+          arm(sequence.next());
+        },
+        Math.max(0, startedAt + atMs - performance.now()),
+      );
+    };
+    arm(first);
+    this.#stopFailures = () => {
+      clearTimeout(timer);
+    };
+    this.#log.info('failure injection', { ...setting });
+    return this.#failures;
+  }
+
   peers(): PeerProcessView[] {
     return this.#peers.map((p) => ({
       index: p.index,
@@ -375,6 +482,8 @@ export class LocalSwarm {
   async stop(): Promise<LocalSwarmSummary> {
     const wasRunning = this.#state === 'running';
     this.#state = 'stopped';
+    this.#stopFailures?.();
+    this.#failures = { ...this.#failures, rate: 0 };
     if (wasRunning) {
       await Promise.all(this.#peers.map((p) => stopPeer(p)));
       await this.#broadcaster?.stop();

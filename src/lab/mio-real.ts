@@ -19,14 +19,12 @@ import type { Logger, LogLevel } from '../common/logger.js';
 import { SeededRandom } from '../common/random.js';
 import { deriveSeed } from '../sim/engine.js';
 import { pipelineFigures } from './figures.js';
-import { LocalSwarm, type LocalSwarmSummary, type PeerReplacement } from './local-swarm.js';
+import { LocalSwarm, type LocalSwarmSummary } from './local-swarm.js';
 import {
   MIO_TREE_STRIPES,
   mioFailureSchedule,
   mioRecord,
   mioRunSpecs,
-  topologyOrder,
-  victimCandidates,
   type MioLabOptions,
   type MioProgress,
   type MioRunRecord,
@@ -166,7 +164,7 @@ export async function runMioRealOnce(
     const random = new SeededRandom(deriveSeed(spec.seed, 'failures'));
     for (const failure of mioFailureSchedule(options, spec, random)) {
       await sleep(Math.max(0, failure.atMs - elapsedMs()), undefined, { signal });
-      const failed = replaceNearest(swarm, failure.position, spec.peers);
+      const failed = swarm.replaceAt(failure.position, spec.peers);
       if (failed === undefined) {
         failuresMissed++;
         continue;
@@ -202,31 +200,6 @@ export async function runMioRealOnce(
     machineCpuPct: machineCpuPct(cpuBefore, machineCpu()),
     wallMs: performance.now() - startedAt,
   };
-}
-
-/**
- * Fails the viewer at `position` (drawn over `viewers`) in the topology order, or the nearest one
- * whose process is known: a viewer is known once it has reported its tracker id, in its first
- * second. While replacements are still starting the order is shorter than `viewers`: the
- * position is scaled to it, where clipping would make the newest viewer the victim of every
- * position past the end.
- */
-function replaceNearest(
-  swarm: LocalSwarm,
-  position: number,
-  viewers: number,
-): { replaced: PeerReplacement; moved: boolean } | undefined {
-  const snapshot = swarm.snapshot();
-  if (snapshot === undefined) return undefined;
-  const order = topologyOrder(snapshot);
-  const scaled =
-    order.length < viewers ? Math.floor((position * order.length) / viewers) : position;
-  const candidates = victimCandidates(order, scaled);
-  for (const [i, id] of candidates.entries()) {
-    const replaced = swarm.replacePeer(id);
-    if (replaced !== undefined) return { replaced, moved: i > 0 };
-  }
-  return undefined;
 }
 
 /** Resolves once the first `viewers` peers have each played a chunk; rejects after the timeout. */

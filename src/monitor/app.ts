@@ -1,19 +1,30 @@
 /**
  * The monitor page's script (browser): follows the tracker's observer stream and draws the
  * overlay with cytoscape (a breadth-first tree from the broadcaster), the per-peer QoE table,
- * origin egress and offload charts with uPlot, and the kill control. It exposes what it shows
- * as `window.swarmcastMonitor` for tests and curious operators.
+ * origin egress and offload charts with uPlot, and the controls: kill, topology switch, failure
+ * injection and lab scenarios. It exposes what it shows as `window.swarmcastMonitor` for tests
+ * and curious operators.
  */
 import cytoscape from 'cytoscape';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import './app.css';
 import type { NodeSnapshot, StreamSnapshot } from '../tracker/core/tracker-core.js';
+import type { VictimDistribution } from '../lab/failures.js';
+import type { TopologyKind } from '../protocol/tracker.js';
 import {
   MONITOR_EVENTS_PATH,
+  MONITOR_FAILURES_PATH,
+  MONITOR_LAB_PATH,
+  MONITOR_TOPOLOGY_PATH,
   killPath,
+  type FailureSetting,
+  type LabRequest,
+  type LabResult,
+  type MonitorControls,
   type MonitorEvent,
   type MonitorUpdate,
+  type TopologyRequest,
 } from './messages.js';
 
 /** Points kept in each chart (one per update). */
@@ -71,6 +82,19 @@ function short(id: string): string {
   return id.slice(0, 6);
 }
 
+/** A select's value; the server checks it (the page's options are the server's values). */
+function selected(id: string): string {
+  return element(id, HTMLSelectElement).value;
+}
+
+function numberIn(id: string): number {
+  return element(id, HTMLInputElement).valueAsNumber;
+}
+
+function describeLab(request: LabRequest): string {
+  return `${request.topology}, ${request.distribution} victims at ${request.rate}/s, ${request.peers} peers, ${request.durationS} s`;
+}
+
 function percent(part: number, total: number): string {
   return `${((100 * part) / total).toFixed(0)} %`;
 }
@@ -88,6 +112,8 @@ class Monitor {
   #latest: MonitorUpdate | undefined;
   #selected: string | undefined;
   #structure = '';
+  #shownKind: TopologyKind | undefined;
+  #shownLab: LabResult | null = null;
 
   constructor() {
     this.#cy = cytoscape({
@@ -141,6 +167,7 @@ class Monitor {
     element('kill-selected', HTMLButtonElement).addEventListener('click', () => {
       if (this.#selected !== undefined) void this.#kill(this.#selected);
     });
+    this.#wireControls();
     const width = Math.max(280, element('charts-panel').clientWidth - 24);
     const axes: uPlot.Axis[] = [{ stroke: '#adbac7' }, { stroke: '#adbac7' }];
     this.#egress = new uPlot(
@@ -202,6 +229,7 @@ class Monitor {
     this.#drawGraph(stream);
     this.#drawTable(stream, previous);
     this.#drawCharts(update, previous);
+    this.#drawControls(stream, update.controls);
     this.#drawNotes(update);
     this.#logEvents(update.events);
   }
@@ -250,7 +278,10 @@ class Monitor {
     if (structure === this.#structure) return;
     this.#structure = structure;
     const roots = nodes.filter((n) => n.role === 'broadcaster').map((n) => n.id);
+    // Depth by parent links only: standby links would pull nodes up (a list's backups skip one).
     this.#cy
+      .elements()
+      .difference('edge.backup')
       .layout({
         name: 'breadthfirst',
         directed: true,
@@ -347,9 +378,115 @@ class Monitor {
     this.#offload.setData([[...times], [...offloads]]);
   }
 
+  #drawControls(stream: StreamSnapshot | undefined, controls: MonitorControls): void {
+    element('topology-form', HTMLFormElement).inert = stream === undefined;
+    if (stream !== undefined && stream.topology !== this.#shownKind) {
+      this.#shownKind = stream.topology;
+      element('topology-select', HTMLSelectElement).value = stream.topology;
+    }
+    const failures = controls.failures;
+    element('failures-form', HTMLFormElement).inert = failures === null;
+    const state = element('failures-state');
+    const active = failures !== null && failures.rate > 0;
+    state.dataset.active = String(active);
+    state.textContent = active
+      ? `active: ${failures.rate}/s, ${failures.distribution} victims`
+      : failures === null
+        ? 'not offered'
+        : 'inactive';
+    element('failures-count').textContent = String(failures?.injected ?? 0);
+    const running = controls.lab.running;
+    element('lab-run', HTMLButtonElement).disabled = running !== null;
+    if (running !== null) element('lab-state').textContent = `running: ${describeLab(running)}…`;
+    if (controls.lab.last !== null && controls.lab.last !== this.#shownLab) {
+      this.#showLab(controls.lab.last);
+    }
+  }
+
+  #wireControls(): void {
+    element('topology-form', HTMLFormElement).addEventListener('submit', (event) => {
+      event.preventDefault();
+      const stream = this.#latest?.snapshot.streams[0]?.info.stream;
+      if (stream === undefined) return;
+      const request: TopologyRequest = {
+        stream,
+        kind: selected('topology-select') as TopologyKind,
+      };
+      void this.#post(MONITOR_TOPOLOGY_PATH, request, 'switch topology');
+    });
+    const setFailures = (rate: number): void => {
+      const setting: FailureSetting = {
+        rate,
+        distribution: selected('failure-distribution') as VictimDistribution,
+      };
+      void this.#post(MONITOR_FAILURES_PATH, setting, 'failures');
+    };
+    element('failures-form', HTMLFormElement).addEventListener('submit', (event) => {
+      event.preventDefault();
+      setFailures(numberIn('failure-rate'));
+    });
+    element('failures-stop', HTMLButtonElement).addEventListener('click', () => {
+      setFailures(0);
+    });
+    element('lab-form', HTMLFormElement).addEventListener('submit', (event) => {
+      event.preventDefault();
+      void this.#runLab({
+        topology: selected('lab-topology') as TopologyKind,
+        distribution: selected('lab-distribution') as VictimDistribution,
+        rate: numberIn('lab-rate'),
+        peers: numberIn('lab-peers'),
+        durationS: numberIn('lab-duration'),
+      });
+    });
+  }
+
+  async #runLab(request: LabRequest): Promise<void> {
+    const state = element('lab-state');
+    const run = element('lab-run', HTMLButtonElement);
+    run.disabled = true;
+    state.textContent = `running: ${describeLab(request)}…`;
+    const result = await this.#post(MONITOR_LAB_PATH, request, 'lab', (message) => {
+      state.textContent = message;
+    });
+    run.disabled = false;
+    if (result !== undefined) this.#showLab(result as LabResult);
+  }
+
+  /** Shows a lab scenario's record: the figures the MioStream report compares. */
+  #showLab(result: LabResult): void {
+    this.#shownLab = result;
+    const r = result.record;
+    element('lab-state').textContent =
+      `done in ${(result.wallMs / 1000).toFixed(1)} s: ${describeLab(result.request)}, seed ${r.seed}`;
+    const ms = (value: number | null): string => (value === null ? '-' : `${value} ms`);
+    const rows: [string, string, string][] = [
+      ['failures', 'failures injected', String(r.failures)],
+      ['stalledMsPerPeer', 'stalled per peer (mean)', ms(r.stalledMsPerPeer)],
+      ['stalledMsPerPeerP95', 'stalled per peer (p95)', ms(r.stalledMsPerPeerP95)],
+      ['stalledPct', 'stalled share of play', `${r.stalledPct} %`],
+      ['stallsPerPeer', 'stalls per peer', String(r.stallsPerPeer)],
+      ['offload', 'offload', r.offload.toFixed(3)],
+      ['latencyP95Ms', 'latency behind live (p95)', ms(r.latencyP95Ms)],
+      ['startupMsP95', 'startup (p95)', ms(r.startupMsP95)],
+      ['chunksMissing', 'chunks missing', String(r.chunksMissing)],
+    ];
+    const table = element('lab-record', HTMLTableElement);
+    table.tBodies[0]?.replaceChildren(
+      ...rows.map(([field, label, value]) => {
+        const row = document.createElement('tr');
+        row.dataset.field = field;
+        row.insertCell().textContent = label;
+        row.insertCell().textContent = value;
+        return row;
+      }),
+    );
+    table.hidden = false;
+  }
+
   #drawNotes(update: MonitorUpdate): void {
     const list = element('notes');
-    if (list.childElementCount === update.controls.notes.length) return;
+    const shown = Array.from(list.children, (item) => item.textContent);
+    if (shown.join('\n') === update.controls.notes.join('\n')) return;
     list.replaceChildren(
       ...update.controls.notes.map((note) => {
         const item = document.createElement('li');
@@ -378,17 +515,33 @@ class Monitor {
   }
 
   async #kill(peerId: string): Promise<void> {
-    const status = element('status');
+    await this.#post(killPath(peerId), {}, `kill ${short(peerId)}`);
+  }
+
+  /**
+   * Posts a control request; resolves with the answer's JSON, or undefined after showing why it
+   * failed (in the header's status unless `onError` shows it elsewhere).
+   */
+  async #post(
+    path: string,
+    body: object,
+    what: string,
+    onError: (message: string) => void = (message) => {
+      element('status').textContent = message;
+    },
+  ): Promise<unknown> {
     try {
-      const response = await fetch(killPath(peerId), {
+      const response = await fetch(path, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: '{}',
+        body: JSON.stringify(body),
       });
-      if (!response.ok) status.textContent = `kill ${short(peerId)}: ${await response.text()}`;
+      if (response.ok) return (await response.json()) as unknown;
+      onError(`${what}: ${await response.text()}`);
     } catch (error) {
-      status.textContent = `kill ${short(peerId)}: ${error instanceof Error ? error.message : 'failed'}`;
+      onError(`${what}: ${error instanceof Error ? error.message : 'failed'}`);
     }
+    return undefined;
   }
 
   #graphView(): MonitorGraphView {

@@ -2,6 +2,9 @@
  * What the monitor's observer stream carries, shared by the tracker side
  * (`src/monitor/observer.node.ts`) and the page's script (`src/monitor/app.ts`).
  */
+import type { VictimDistribution } from '../lab/failures.js';
+import type { MioRunRecord } from '../lab/mio.js';
+import type { TopologyKind } from '../protocol/tracker.js';
 import type { TrackerSnapshot } from '../tracker/core/tracker-core.js';
 
 /** Path of the monitor page on the tracker's port; the other monitor routes live under it. */
@@ -12,6 +15,13 @@ export const MONITOR_STYLE_PATH = `${MONITOR_PATH}/app.css`;
 export const MONITOR_EVENTS_PATH = `${MONITOR_PATH}/events`;
 /** One update as JSON (for scripts and tests). */
 export const MONITOR_SNAPSHOT_PATH = `${MONITOR_PATH}/snapshot`;
+
+/** `POST` a `TopologyRequest` here to switch a live stream's topology. */
+export const MONITOR_TOPOLOGY_PATH = `${MONITOR_PATH}/topology`;
+/** `POST` a `FailureSetting` here to start, change or (rate 0) stop failure injection. */
+export const MONITOR_FAILURES_PATH = `${MONITOR_PATH}/failures`;
+/** `POST` a `LabRequest` here to run one simulated cell of the MioStream lab. */
+export const MONITOR_LAB_PATH = `${MONITOR_PATH}/lab`;
 
 /** `POST` here (JSON body `{}`) kills one peer. */
 export function killPath(peerId: string): string {
@@ -34,9 +44,58 @@ export interface MonitorEvent {
   readonly stream: string;
 }
 
+/** Switch `stream` to a topology of `kind`. */
+export interface TopologyRequest {
+  readonly stream: string;
+  readonly kind: TopologyKind;
+}
+
+/** Failure injection as the lab does it: `rate` failures per second, victims by position. */
+export interface FailureSetting {
+  /** Failures per second, 0 stops (limits: `controls.node.ts`). */
+  readonly rate: number;
+  readonly distribution: VictimDistribution;
+}
+
+/** The runner's failure injection: its setting and what it did. */
+export interface FailureInjection extends FailureSetting {
+  /** Viewers failed (and replaced) since the runner started, over every setting. */
+  readonly injected: number;
+}
+
+/** One cell of the MioStream lab, run on the simulator (limits: `controls.node.ts`). */
+export interface LabRequest {
+  readonly topology: TopologyKind;
+  readonly distribution: VictimDistribution;
+  /** Failures per second. */
+  readonly rate: number;
+  /** Viewers. */
+  readonly peers: number;
+  /** Virtual length of the run. */
+  readonly durationS: number;
+  /** Base seed of the run, as `npm run lab -- --seed`. @default 1 */
+  readonly seed?: number;
+}
+
+/** A lab scenario's request and its record, as the lab writes it to results.json. */
+export interface LabResult {
+  readonly request: LabRequest;
+  readonly record: MioRunRecord;
+  /** Wall-clock time the simulation took. */
+  readonly wallMs: number;
+}
+
 /** Which controls this tracker offers, and why the others are missing. */
 export interface MonitorControls {
   readonly kill: boolean;
+  /** The runner's failure injection; null when no runner offers it. */
+  readonly failures: FailureInjection | null;
+  readonly lab: {
+    /** The scenario running now (one at a time). */
+    readonly running: LabRequest | null;
+    /** The last scenario that completed. */
+    readonly last: LabResult | null;
+  };
   /** Notes shown on the page about controls that are not offered. */
   readonly notes: readonly string[];
 }

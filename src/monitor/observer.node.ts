@@ -10,23 +10,47 @@
  *   GET  /monitor/events           `text/event-stream`, one `update` event (MonitorUpdate JSON)
  *                                  at once and then every `updateIntervalMs`
  *   GET  /monitor/snapshot         one MonitorUpdate as JSON
- *   POST /monitor/peers/<id>/kill  kills a viewer (body `{}` as application/json); 202, 404 for
- *                                  an unknown peer, 409 for the broadcaster
- * Controls require `Content-Type: application/json`, which a cross-site form cannot send and a
- * cross-site script cannot send without a preflight this server never grants.
+ *   POST /monitor/peers/<id>/kill  kills a viewer (body `{}`); 202, 404 for an unknown peer,
+ *                                  409 for the broadcaster
+ *   POST /monitor/topology         switches a stream's topology (`TopologyRequest`); 200, 404 for
+ *                                  an unknown stream
+ *   POST /monitor/failures         sets the runner's failure injection (`FailureSetting`, rate 0
+ *                                  stops); 200 with the new state, 501 without a runner
+ *   POST /monitor/lab              runs one simulated lab cell (`LabRequest`); 200 with its
+ *                                  record once it ends, 409 while another one runs
+ * Control bodies are JSON, checked by `controls.node.ts` (400 with every problem). They require
+ * `Content-Type: application/json`, which a cross-site form cannot send and a cross-site script
+ * cannot send without a preflight this server never grants.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { every, type Clock } from '../common/clock.js';
 import { SwarmcastError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import type { TopologyKind } from '../protocol/tracker.js';
 import type { TrackerSnapshot } from '../tracker/core/tracker-core.js';
 import type { MonitorBundle } from './bundle.node.js';
 import {
+  ControlRequestError,
+  failureSettingSchema,
+  killRequestSchema,
+  labRequestSchema,
+  readControl,
+  runLabScenario,
+  topologyRequestSchema,
+} from './controls.node.js';
+import {
   MONITOR_EVENTS_PATH,
+  MONITOR_FAILURES_PATH,
+  MONITOR_LAB_PATH,
   MONITOR_PATH,
   MONITOR_SCRIPT_PATH,
   MONITOR_SNAPSHOT_PATH,
   MONITOR_STYLE_PATH,
+  MONITOR_TOPOLOGY_PATH,
+  type FailureInjection,
+  type FailureSetting,
+  type LabRequest,
+  type LabResult,
   type MonitorControls,
   type MonitorEvent,
   type MonitorStats,
@@ -44,6 +68,14 @@ export const MONITOR_DEFAULTS = {
 /** Kills a peer; resolves false when the peer is not one the killer knows. */
 export type KillFunction = (peerId: string) => Promise<boolean> | boolean;
 
+/** The runner's failure injection (`LocalSwarm`: victims replaced on the lab's schedule). */
+export interface FailureInjector {
+  /** Replaces the setting (rate 0 stops injecting) and returns the new state. */
+  set(setting: FailureSetting): FailureInjection;
+  /** The setting and the failures injected so far. */
+  status(): FailureInjection;
+}
+
 export interface MonitorOptions {
   /** The page's script and style. */
   bundle: MonitorBundle;
@@ -55,6 +87,8 @@ export interface MonitorOptions {
    * @default none
    */
   kill?: KillFunction;
+  /** Injects failures at a rate and victim distribution. @default none: the control is not offered */
+  failures?: FailureInjector;
   /** @default MONITOR_DEFAULTS.updateIntervalMs */
   updateIntervalMs?: number;
 }
@@ -66,18 +100,26 @@ export interface MonitorComponents {
   snapshot: () => TrackerSnapshot;
   /** Removes a peer from the tracker at once (`TrackerCore.evict`). */
   evict: (peerId: string) => boolean;
+  /** Rebuilds a stream as another topology (`TrackerCore.setTopology`); false: no such stream. */
+  setTopology: (stream: string, kind: TopologyKind) => boolean;
 }
 
-/** Kill is offered; the notes say why the issue's other controls are not (yet). */
-const CONTROLS: MonitorControls = {
-  kill: true,
-  notes: [
-    'Topology switch: not offered. A stream keeps the topology its broadcaster announced when it joined; changing it needs a restart of the stream (npm start --topology list|tree|mesh).',
-    'Failure injection: not offered here yet. Use the lab runner for failure rates and distributions.',
-  ],
-};
+/** Why the issue's controls that this tracker does not offer are missing. */
+function controlNotes(failures: boolean): string[] {
+  return [
+    ...(failures
+      ? []
+      : [
+          'Failure injection: not offered. This tracker runs without a runner that can kill and restart viewer processes (npm start runs one).',
+        ]),
+    'Attacks: not offered yet. Peers have no attack modes until the security issue (#4) gives them some; this control will start one then.',
+  ];
+}
 
 const PEER_KILL = /^\/monitor\/peers\/([^/]+)\/kill$/;
+
+/** Answers one control request; throws `ControlRequestError` to refuse it. */
+type ControlHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 export class MonitorObserver {
   readonly #logger: Logger;
@@ -91,6 +133,9 @@ export class MonitorObserver {
   #pending: MonitorEvent[] = [];
   readonly #recent: MonitorEvent[] = [];
   readonly #stopTimer: () => void;
+  readonly #notes: readonly string[];
+  #labRunning: LabRequest | null = null;
+  #labLast: LabResult | null = null;
   #closed = false;
 
   constructor(components: MonitorComponents, options: MonitorOptions) {
@@ -99,6 +144,7 @@ export class MonitorObserver {
     this.#components = components;
     this.#options = options;
     this.#html = monitorPageHtml();
+    this.#notes = controlNotes(options.failures !== undefined);
     const periodMs = options.updateIntervalMs ?? MONITOR_DEFAULTS.updateIntervalMs;
     if (!Number.isInteger(periodMs) || periodMs < 1) {
       throw new SwarmcastError('invalid-argument', 'updateIntervalMs must be a positive integer');
@@ -113,14 +159,18 @@ export class MonitorObserver {
     const path = new URL(req.url ?? '/', 'http://monitor.invalid').pathname;
     if (path !== MONITOR_PATH && !path.startsWith(`${MONITOR_PATH}/`)) return false;
     const method = req.method ?? 'GET';
-    const kill = PEER_KILL.exec(path);
-    if (kill !== null) {
+    const control = this.#control(path);
+    if (control !== undefined) {
       if (method !== 'POST') {
         reply(res, 405, 'text/plain', 'use POST', { Allow: 'POST' });
       } else {
-        this.#kill(req, res, decodeURIComponent(kill[1] ?? '')).catch((error: unknown) => {
-          this.#logger.error('kill failed', { error: errorMessage(error) });
-          reply(res, 500, 'text/plain', 'kill failed');
+        control(req, res).catch((error: unknown) => {
+          if (error instanceof ControlRequestError) {
+            reply(res, error.status, 'text/plain; charset=utf-8', error.message);
+            return;
+          }
+          this.#logger.error('monitor control failed', { path, error: errorMessage(error) });
+          reply(res, 500, 'text/plain; charset=utf-8', `failed: ${errorMessage(error)}`);
         });
       }
       return true;
@@ -178,12 +228,27 @@ export class MonitorObserver {
     send(res, this.#update(this.#recent));
   }
 
-  async #kill(req: IncomingMessage, res: ServerResponse, peerId: string): Promise<void> {
-    req.resume();
-    if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
-      reply(res, 415, 'text/plain', 'send Content-Type: application/json');
-      return;
+  /** The handler of a control route, or undefined when `path` is none. */
+  #control(path: string): ControlHandler | undefined {
+    const kill = PEER_KILL.exec(path);
+    if (kill !== null) {
+      const peerId = decodeURIComponent(kill[1] ?? '');
+      return (req, res) => this.#kill(req, res, peerId);
     }
+    switch (path) {
+      case MONITOR_TOPOLOGY_PATH:
+        return (req, res) => this.#switchTopology(req, res);
+      case MONITOR_FAILURES_PATH:
+        return (req, res) => this.#setFailures(req, res);
+      case MONITOR_LAB_PATH:
+        return (req, res) => this.#runLab(req, res);
+      default:
+        return undefined;
+    }
+  }
+
+  async #kill(req: IncomingMessage, res: ServerResponse, peerId: string): Promise<void> {
+    await readControl(req, killRequestSchema, 'kill request');
     const entry = this.#findNode(peerId);
     if (entry === undefined) {
       reply(res, 404, 'text/plain', `no peer ${peerId}`);
@@ -199,6 +264,62 @@ export class MonitorObserver {
     this.#components.evict(peerId);
     this.#record({ atMs: this.#clock.now(), kind: 'killed', peerId, stream: entry.stream });
     reply(res, 202, 'application/json', JSON.stringify({ peerId, processKilled: killed }));
+    this.#broadcast();
+  }
+
+  async #switchTopology(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const request = await readControl(req, topologyRequestSchema, 'topology request');
+    if (!this.#components.setTopology(request.stream, request.kind)) {
+      throw new ControlRequestError(404, 'unknown-stream', `no stream ${request.stream}`);
+    }
+    this.#logger.info('monitor: topology switched', { ...request });
+    reply(res, 200, 'application/json', JSON.stringify(request));
+    this.#broadcast();
+  }
+
+  async #setFailures(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const injector = this.#options.failures;
+    if (injector === undefined) {
+      req.resume();
+      throw new ControlRequestError(
+        501,
+        'invalid-state',
+        'failure injection is not offered: this tracker runs without a runner',
+      );
+    }
+    const setting = await readControl(req, failureSettingSchema, 'failure setting');
+    const state = injector.set(setting);
+    this.#logger.info('monitor: failure injection set', { ...setting });
+    reply(res, 200, 'application/json', JSON.stringify(state));
+    this.#broadcast();
+  }
+
+  /** Runs one lab scenario at a time; answers with its record once the simulation ends. */
+  async #runLab(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const request = await readControl(req, labRequestSchema, 'lab request');
+    if (this.#labRunning !== null) {
+      throw new ControlRequestError(
+        409,
+        'invalid-state',
+        'a lab scenario is running: wait for its record before starting another',
+      );
+    }
+    this.#labRunning = request;
+    this.#logger.info('monitor: lab scenario started', { ...request });
+    this.#broadcast();
+    const startedMs = this.#clock.now();
+    let result: LabResult;
+    try {
+      result = {
+        request,
+        record: await runLabScenario(request),
+        wallMs: this.#clock.now() - startedMs,
+      };
+    } finally {
+      this.#labRunning = null;
+    }
+    this.#labLast = result;
+    reply(res, 200, 'application/json', JSON.stringify(result));
     this.#broadcast();
   }
 
@@ -218,6 +339,7 @@ export class MonitorObserver {
 
   /** Sends an update with the events since the previous one to every observer. */
   #broadcast(): void {
+    if (this.#closed) return;
     const snapshot = this.#diff();
     const update = this.#update(this.#pending, snapshot);
     this.#pending = [];
@@ -256,7 +378,16 @@ export class MonitorObserver {
       snapshot,
       stats: this.#options.stats?.() ?? null,
       events,
-      controls: CONTROLS,
+      controls: this.#controls(),
+    };
+  }
+
+  #controls(): MonitorControls {
+    return {
+      kill: true,
+      failures: this.#options.failures?.status() ?? null,
+      lab: { running: this.#labRunning, last: this.#labLast },
+      notes: this.#notes,
     };
   }
 }

@@ -3,7 +3,22 @@
  * per-peer QoE table, origin charts, controls and an event log. Its script
  * (`src/monitor/app.ts`) fills them from the observer stream.
  */
+import { VICTIM_DISTRIBUTIONS } from '../lab/failures.js';
+import { TOPOLOGY_KINDS } from '../protocol/tracker.js';
+import {
+  MAX_FAILURE_RATE,
+  MAX_LAB_DURATION_S,
+  MAX_LAB_PEERS,
+  MIN_LAB_DURATION_S,
+} from './controls.node.js';
 import { MONITOR_SCRIPT_PATH, MONITOR_STYLE_PATH } from './messages.js';
+
+/** Defaults of the lab form: a scenario that takes a few seconds to simulate. */
+const LAB_FORM_DEFAULTS = { peers: 30, durationS: 30, rate: 1 } as const;
+
+function options(values: readonly string[]): string {
+  return values.map((value) => `<option value="${value}">${value}</option>`).join('');
+}
 
 /** The monitor page. */
 export function monitorPageHtml(): string {
@@ -59,6 +74,31 @@ export function monitorPageHtml(): string {
   </section>
   <section id="controls-panel">
     <h2>Controls</h2>
+    <form id="topology-form" class="control">
+      <span class="control-name">Topology</span>
+      <label>switch the stream to <select id="topology-select">${options(TOPOLOGY_KINDS)}</select></label>
+      <button type="submit">switch</button>
+    </form>
+    <form id="failures-form" class="control">
+      <span class="control-name">Failures</span>
+      <label>rate /s <input id="failure-rate" type="number" min="0" max="${MAX_FAILURE_RATE}" step="0.5" value="1" required></label>
+      <label>victims <select id="failure-distribution">${options(VICTIM_DISTRIBUTIONS)}</select></label>
+      <button type="submit" id="failures-start">inject</button>
+      <button type="button" id="failures-stop">stop</button>
+      <span id="failures-state" data-active="false">inactive</span>
+      <span>injected <output id="failures-count">0</output></span>
+    </form>
+    <form id="lab-form" class="control">
+      <span class="control-name">Lab scenario (simulated)</span>
+      <label>topology <select id="lab-topology">${options(TOPOLOGY_KINDS)}</select></label>
+      <label>victims <select id="lab-distribution">${options(VICTIM_DISTRIBUTIONS)}</select></label>
+      <label>rate /s <input id="lab-rate" type="number" min="0" max="${MAX_FAILURE_RATE}" step="0.5" value="${LAB_FORM_DEFAULTS.rate}" required></label>
+      <label>peers <input id="lab-peers" type="number" min="1" max="${MAX_LAB_PEERS}" step="1" value="${LAB_FORM_DEFAULTS.peers}" required></label>
+      <label>duration s <input id="lab-duration" type="number" min="${MIN_LAB_DURATION_S}" max="${MAX_LAB_DURATION_S}" step="1" value="${LAB_FORM_DEFAULTS.durationS}" required></label>
+      <button type="submit" id="lab-run">run</button>
+      <span id="lab-state"></span>
+    </form>
+    <table id="lab-record" hidden><tbody></tbody></table>
     <ul id="notes"></ul>
     <h2>Events</h2>
     <ol id="events" reversed></ol>

@@ -14,7 +14,17 @@ import { errorMessage, InvalidStateError, SwarmcastError } from '../common/error
 import { Emitter } from '../common/events.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
+import { fromBase64Url, toBase64Url } from '../common/bytes.js';
 import { signatureVerifier, type ChunkVerifier } from '../crypto/chunk-signing.js';
+import { verifyCredential } from '../crypto/credentials.js';
+import { authMessage } from '../crypto/handshake.js';
+import {
+  generateSigningKeyPair,
+  keyPairSigner,
+  webCryptoSignatureCheck,
+  type SignatureCheck,
+  type Signer,
+} from '../crypto/keys.js';
 import type { Chunk } from '../protocol/chunk.js';
 import {
   chunkFrames,
@@ -56,6 +66,17 @@ export interface PeerComponents {
    */
   verifier?: (info: StreamInfo) => ChunkVerifier;
   /**
+   * This peer's Ed25519 key: it answers the tracker's challenge (a broadcaster's must be a key
+   * the operator registered). @default a fresh key pair made with WebCrypto when the tracker
+   * connection opens
+   */
+  identity?: Signer;
+  /**
+   * Checks the tracker's signature on the credentials other peers present in HELLO.
+   * @default WebCrypto (`webCryptoSignatureCheck()`)
+   */
+  checkSignature?: SignatureCheck;
+  /**
    * What the viewer really sees, when a real player plays (a browser's video element): its
    * figures go into the heartbeats instead of the core's playback model.
    */
@@ -91,6 +112,8 @@ export interface PeerOptions {
   tickMs: number;
   /** Upload capacity announced to the tracker, if known. */
   uploadKbps?: number;
+  /** The join secret or token the tracker's admission asks viewers for. */
+  admission?: string;
 }
 
 export const PEER_DEFAULTS: Omit<PeerOptions, 'stream' | 'role' | 'info'> = {
@@ -111,6 +134,8 @@ export interface PeerEvents {
   'neighbours:changed': { parents: readonly string[]; children: readonly string[] };
   'link:open': { remoteId: string };
   'link:close': { remoteId: string };
+  /** A link closed because the peer's HELLO credential failed (forged, expired, another's…). */
+  'link:rejected': { remoteId: string; reason: string };
   /** A chunk passed verification and was stored (the broadcaster's own chunks included). */
   'chunk:verified': { chunk: Chunk; source: ChunkSource; from: string };
   'chunk:rejected': { seq: number; from: string; reason: string };
@@ -174,6 +199,13 @@ const NO_NEIGHBOURS: Neighbours = {
   backupChildren: [],
 };
 
+/**
+ * Frames a link may send while its HELLO credential is being checked (they are handled once it
+ * passes); one more closes the link. An honest peer sends HELLO, HAVE and SUBSCRIBE, and pushes
+ * only once it has checked ours.
+ */
+const MAX_FRAMES_BEFORE_GREETING = 64;
+
 /** Most requests in flight to neighbours at once. */
 const MAX_PEER_REQUESTS = 16;
 
@@ -202,6 +234,15 @@ export class PeerCore {
   #info: StreamInfo | undefined;
   #peerId: string | null = null;
   #neighbours: Neighbours = NO_NEIGHBOURS;
+  /** This peer's key (injected, or made when the tracker connection opens). */
+  #identity: Signer | undefined;
+  readonly #checkSignature: SignatureCheck;
+  /** The tracker's public key, from its challenge: credentials are checked against it. */
+  #trackerKey: string | undefined;
+  /** This peer's credential from the tracker, presented in HELLO. */
+  #credential: string | undefined;
+  /** Links whose HELLO credential is being checked, with the frames that arrived meanwhile. */
+  readonly #greeting = new Map<PeerLinkState, Frame[]>();
   #stopTick: (() => void) | undefined;
   #stopHeartbeat: (() => void) | undefined;
   #startedAt = 0;
@@ -227,6 +268,8 @@ export class PeerCore {
     }
     this.#c = components;
     this.#o = options;
+    this.#identity = components.identity;
+    this.#checkSignature = components.checkSignature ?? webCryptoSignatureCheck();
     this.#log = components.logger;
     this.#events = new Emitter(this.#log);
     this.#store = new ChunkStore(1);
@@ -273,12 +316,7 @@ export class PeerCore {
     });
     this.#tracker = this.#c.tracker({
       open: () => {
-        this.#tracker?.send({
-          type: 'hello',
-          version: TRACKER_PROTOCOL_VERSION,
-          role: this.#o.role,
-          ...(this.#o.uploadKbps === undefined ? {} : { uploadKbps: this.#o.uploadKbps }),
-        });
+        this.#hello();
       },
       message: (message) => {
         this.#onTrackerMessage(message);
@@ -352,9 +390,66 @@ export class PeerCore {
 
   // ---- tracker ---------------------------------------------------------------------------
 
+  /** Sends `hello` with this peer's public key, making the key pair first if none was given. */
+  #hello(): void {
+    const identity = this.#identity;
+    if (identity !== undefined) {
+      this.#tracker?.send({
+        type: 'hello',
+        version: TRACKER_PROTOCOL_VERSION,
+        role: this.#o.role,
+        publicKey: identity.publicKey,
+        ...(this.#o.admission === undefined ? {} : { admission: this.#o.admission }),
+        ...(this.#o.uploadKbps === undefined ? {} : { uploadKbps: this.#o.uploadKbps }),
+      });
+      return;
+    }
+    generateSigningKeyPair().then(
+      (pair) => {
+        this.#identity = keyPairSigner(pair);
+        if (this.#state === 'started') this.#hello();
+      },
+      (error: unknown) => {
+        this.#log.error('could not make a key pair; leaving the tracker', {
+          error: errorMessage(error),
+        });
+        this.#tracker?.close();
+      },
+    );
+  }
+
+  /** Signs the tracker's challenge (see `authMessage`) and sends the signature. */
+  #answerChallenge(message: Extract<TrackerMessage, { type: 'challenge' }>): void {
+    const identity = this.#identity;
+    if (identity === undefined) return;
+    this.#trackerKey = message.trackerKey;
+    const signed = authMessage(
+      fromBase64Url(message.nonce),
+      identity.publicKey,
+      this.#o.role,
+      message.trackerKey,
+    );
+    identity.sign(signed).then(
+      (signature) => {
+        if (this.#state === 'started') {
+          this.#tracker?.send({ type: 'auth', signature: toBase64Url(signature) });
+        }
+      },
+      (error: unknown) => {
+        this.#log.error('could not sign the challenge; leaving the tracker', {
+          error: errorMessage(error),
+        });
+        this.#tracker?.close();
+      },
+    );
+  }
+
   #onTrackerMessage(message: TrackerMessage): void {
     if (this.#state !== 'started') return;
     switch (message.type) {
+      case 'challenge':
+        this.#answerChallenge(message);
+        return;
       case 'welcome':
         if (message.version !== TRACKER_PROTOCOL_VERSION) {
           this.#log.error('tracker speaks another protocol version', { version: message.version });
@@ -370,9 +465,13 @@ export class PeerCore {
         this.#join();
         return;
       case 'joined':
+        this.#credential = message.credential;
         if (this.#info === undefined) this.#setInfo(message.info);
         this.#log.info('joined stream', { stream: message.info.stream });
         this.#events.emit('peer:joined', { peerId: this.#peerId ?? '', info: message.info });
+        return;
+      case 'credential':
+        this.#credential = message.credential;
         return;
       case 'neighbours':
         this.#setNeighbours({
@@ -495,7 +594,8 @@ export class PeerCore {
   // ---- links -----------------------------------------------------------------------------
 
   #onLinkOpen(link: Link): void {
-    if (this.#state !== 'started') {
+    const credential = this.#credential;
+    if (this.#state !== 'started' || credential === undefined) {
       link.close();
       return;
     }
@@ -511,7 +611,7 @@ export class PeerCore {
       [
         encodeFrame({
           type: FrameType.Hello,
-          hello: { peerId: this.#peerId ?? '', stream: this.#o.stream },
+          hello: { peerId: this.#peerId ?? '', stream: this.#o.stream, credential },
         }),
       ],
       this.#o.linkHighWaterBytes,
@@ -588,6 +688,14 @@ export class PeerCore {
   }
 
   #onFrame(state: PeerLinkState, frame: Frame): void {
+    const held = this.#greeting.get(state);
+    if (held !== undefined) {
+      if (frame.type === FrameType.Hello || held.length >= MAX_FRAMES_BEFORE_GREETING) {
+        throw new SwarmcastError('malformed-frame', 'too many frames before the HELLO check');
+      }
+      held.push(frame);
+      return;
+    }
     if (!state.greeted && frame.type !== FrameType.Hello) {
       throw new SwarmcastError('malformed-frame', 'first frame on a link must be HELLO');
     }
@@ -605,7 +713,7 @@ export class PeerCore {
             'HELLO from a peer other than the one signaled',
           );
         }
-        state.greeted = true;
+        this.#checkCredential(state, frame.hello.credential);
         return;
       case FrameType.Have:
         for (const seq of seqsInHaveMap(frame.fromSeq, frame.bitmap)) state.remoteHas.add(seq);
@@ -643,6 +751,58 @@ export class PeerCore {
         // Chunks are queued whole; a late cancel costs at most one chunk of upload.
         return;
     }
+  }
+
+  /**
+   * Checks a HELLO's credential against the tracker's key: the link is greeted once it passes,
+   * and the frames held meanwhile are handled in order; it is closed if it fails.
+   */
+  #checkCredential(state: PeerLinkState, credential: string): void {
+    const trackerKey = this.#trackerKey;
+    if (trackerKey === undefined) {
+      throw new SwarmcastError('malformed-frame', 'HELLO before this peer met the tracker');
+    }
+    state.greeted = false;
+    const held: Frame[] = [];
+    this.#greeting.set(state, held);
+    const current = (): boolean =>
+      this.#greeting.get(state) === held &&
+      this.#links.get(state.remoteId) === state &&
+      this.#state === 'started';
+    verifyCredential(credential, {
+      trackerKey,
+      check: this.#checkSignature,
+      nowMs: this.#c.clock.now(),
+      stream: this.#o.stream,
+      peerId: state.remoteId,
+    }).then(
+      () => {
+        if (!current()) return;
+        this.#greeting.delete(state);
+        state.greeted = true;
+        try {
+          for (const frame of held) this.#onFrame(state, frame);
+        } catch (error) {
+          if (!(error instanceof SwarmcastError)) throw error;
+          this.#log.warn('closing a link that broke the protocol', {
+            remoteId: state.remoteId,
+            error: error.message,
+          });
+          state.link.close();
+        }
+      },
+      (error: unknown) => {
+        if (!current()) return;
+        this.#greeting.delete(state);
+        const reason = errorMessage(error);
+        this.#log.warn('closing a link whose credential failed', {
+          remoteId: state.remoteId,
+          reason,
+        });
+        this.#events.emit('link:rejected', { remoteId: state.remoteId, reason });
+        state.link.close();
+      },
+    );
   }
 
   #onReceived(state: PeerLinkState, received: ReceivedChunk): void {

@@ -2,6 +2,7 @@
 import { SystemClock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { CryptoRandom } from '../common/random.js';
+import type { Signer } from '../crypto/keys.js';
 import { HttpOriginClient } from '../transport/origin-http.js';
 import { rtcTransportFactory, type RtcTransportOptions } from '../transport/rtc.node.js';
 import { wsTrackerConnectionFactory } from '../transport/tracker-ws.node.js';
@@ -17,8 +18,14 @@ export interface NodePeerOptions extends Partial<Omit<PeerOptions, 'stream'>> {
   rtc?: RtcTransportOptions;
 }
 
-/** Builds a peer core with real I/O. Call `start()` on it. */
-export function createNodePeer(components: { logger: Logger }, options: NodePeerOptions): PeerCore {
+/**
+ * Builds a peer core with real I/O. Call `start()` on it. `identity` is its Ed25519 key (a
+ * broadcaster's must be registered with the tracker); without one it makes a fresh key pair.
+ */
+export function createNodePeer(
+  components: { logger: Logger; identity?: Signer },
+  options: NodePeerOptions,
+): PeerCore {
   const { logger } = components;
   const role = options.role ?? 'viewer';
   const origin =
@@ -39,6 +46,7 @@ export function createNodePeer(components: { logger: Logger }, options: NodePeer
         { url: options.trackerUrl },
       ),
       ...(origin === undefined ? {} : { origin }),
+      ...(components.identity === undefined ? {} : { identity: components.identity }),
     },
     { ...PEER_DEFAULTS, ...options, role },
   );

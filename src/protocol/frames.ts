@@ -5,6 +5,7 @@
  * Documented in docs/PROTOCOL.md.
  */
 import { ProtocolError } from '../common/errors.js';
+import { MAX_CREDENTIAL_CHARS } from '../crypto/credentials.js';
 import { CHUNK_META_BYTES, decodeChunkMeta, writeChunkMeta, type ChunkMeta } from './chunk.js';
 
 export const PEER_PROTOCOL_VERSION = 1;
@@ -44,7 +45,11 @@ export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 export interface HelloPayload {
   readonly peerId: string;
   readonly stream: string;
+  /** The sender's credential from the tracker (src/crypto/credentials.ts). */
+  readonly credential: string;
 }
+
+const CREDENTIAL_PATTERN = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_CREDENTIAL_CHARS}}$`);
 
 export type Frame =
   | { readonly type: typeof FrameType.Hello; readonly hello: HelloPayload }
@@ -219,7 +224,7 @@ function decodeHello(payload: Uint8Array): HelloPayload {
   if (typeof value !== 'object' || value === null) {
     throw new ProtocolError('malformed-frame', 'hello payload is not an object');
   }
-  const { peerId, stream } = value as Record<string, unknown>;
+  const { peerId, stream, credential } = value as Record<string, unknown>;
   if (
     typeof peerId !== 'string' ||
     typeof stream !== 'string' ||
@@ -228,7 +233,13 @@ function decodeHello(payload: Uint8Array): HelloPayload {
   ) {
     throw new ProtocolError('malformed-frame', 'hello payload lacks peerId or stream');
   }
-  return { peerId, stream };
+  if (typeof credential !== 'string' || !CREDENTIAL_PATTERN.test(credential)) {
+    throw new ProtocolError(
+      'malformed-frame',
+      `hello payload lacks a credential (base64url, at most ${MAX_CREDENTIAL_CHARS} characters)`,
+    );
+  }
+  return { peerId, stream, credential };
 }
 
 /** Cuts a chunk into its CHUNK frame and DATA frames. */

@@ -5,14 +5,17 @@
  */
 import { z } from 'zod';
 import { ProtocolError } from '../common/errors.js';
+import { MAX_CREDENTIAL_CHARS } from '../crypto/credentials.js';
 import { STREAM_ID_PATTERN } from './chunk.js';
 
-/** Protocol version carried in `hello` and `welcome`. */
-export const TRACKER_PROTOCOL_VERSION = 1;
+/** Protocol version carried in `hello` and `welcome` (2: the authenticated handshake). */
+export const TRACKER_PROTOCOL_VERSION = 2;
 /** Largest message either side accepts, in bytes of UTF-8 JSON (SDP fits easily). */
 export const MAX_TRACKER_MESSAGE_BYTES = 16 * 1024;
 /** Most peer ids in one `neighbours` list. */
 export const MAX_NEIGHBOURS = 64;
+/** Longest admission secret or token a `hello` may carry. */
+export const MAX_ADMISSION_CHARS = 4096;
 
 /** The virtual topologies a broadcaster may ask for in its `join` (docs/TOPOLOGIES.md). */
 export const TOPOLOGY_KINDS = ['list', 'tree', 'mesh'] as const;
@@ -23,6 +26,11 @@ const streamId = z.string().regex(STREAM_ID_PATTERN);
 const base64Url = z.string().regex(/^[A-Za-z0-9_-]{1,1024}$/);
 const kbps = z.number().int().min(0).max(100_000_000);
 const ms = z.number().int().min(1).max(3_600_000);
+/** 32 bytes in base64url: an Ed25519 public key, or a challenge nonce. */
+const bytes32 = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+/** An Ed25519 signature (64 bytes) in base64url. */
+const signature = z.string().regex(/^[A-Za-z0-9_-]{86}$/);
+const credential = z.string().regex(new RegExp(`^[A-Za-z0-9_-]{1,${MAX_CREDENTIAL_CHARS}}$`));
 
 /** WebRTC signaling payload relayed verbatim between two peers. */
 export const signalDataSchema = z.discriminatedUnion('kind', [
@@ -73,9 +81,15 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('hello'),
     version: z.number().int(),
     role: z.enum(['viewer', 'broadcaster']),
+    /** The peer's Ed25519 public key (raw, base64url); `auth` proves it holds the private key. */
+    publicKey: bytes32,
+    /** The join secret or token the tracker's admission asks of viewers. */
+    admission: z.string().min(1).max(MAX_ADMISSION_CHARS).optional(),
     uploadKbps: kbps.optional(),
     downloadKbps: kbps.optional(),
   }),
+  /** The answer to `challenge`: a signature over `authMessage()` (src/crypto/handshake.ts). */
+  z.strictObject({ type: z.literal('auth'), signature }),
   z.strictObject({
     type: z.literal('join'),
     stream: streamId,
@@ -105,6 +119,13 @@ export type TrackerErrorCode = z.infer<typeof trackerErrorCodeSchema>;
 
 export const trackerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({
+    type: z.literal('challenge'),
+    /** 32 fresh random bytes for this attempt. */
+    nonce: bytes32,
+    /** The tracker's Ed25519 public key: it signs credentials. */
+    trackerKey: bytes32,
+  }),
+  z.strictObject({
     type: z.literal('welcome'),
     version: z.number().int(),
     /** The pseudonymous id the tracker gives this connection. */
@@ -112,7 +133,14 @@ export const trackerMessageSchema = z.discriminatedUnion('type', [
     heartbeatIntervalMs: ms,
     heartbeatTimeoutMs: ms,
   }),
-  z.strictObject({ type: z.literal('joined'), info: streamInfoSchema }),
+  z.strictObject({
+    type: z.literal('joined'),
+    info: streamInfoSchema,
+    /** Signed by the tracker: presented in the HELLO frame of every data channel. */
+    credential,
+  }),
+  /** A fresh credential, sent before the current one expires. */
+  z.strictObject({ type: z.literal('credential'), credential }),
   z.strictObject({
     type: z.literal('neighbours'),
     stream: streamId,

@@ -10,6 +10,7 @@ import { InvalidStateError, SwarmcastError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { SeededRandom } from '../common/random.js';
 import type { ChunkVerifier } from '../crypto/chunk-signing.js';
+import type { SyncSigner } from '../crypto/keys.js';
 import { PEER_DEFAULTS, PeerCore, type PeerOptions, type PeerStats } from '../peer/core.js';
 import { CHUNK_META_BYTES } from '../protocol/chunk.js';
 import type { StreamInfo } from '../protocol/tracker.js';
@@ -20,6 +21,7 @@ import { MemoryTransport, MEMORY_TRANSPORT_DEFAULTS } from './memory-transport.j
 import { SimNetwork, type SimNodeCounters, type SimNodeOptions } from './network.js';
 import { SimOrigin } from './origin.js';
 import { SimSource, simVerifier } from './source.js';
+import { simSignatureCheck, simSigner } from './keys.js';
 import { SimTracker, type SimTrackerCounters } from './tracker-link.js';
 
 export interface SimSwarmOptions {
@@ -149,6 +151,10 @@ export class SimSwarm {
   readonly #broadcaster: PeerCore;
   readonly #info: StreamInfo;
   readonly #tagKey: number;
+  /** One for every peer, so that each public key is parsed once. */
+  readonly #checkSignature = simSignatureCheck(() => {
+    this.engine.markAsync();
+  });
   #state: 'new' | 'running' | 'done' = 'new';
 
   constructor(
@@ -176,14 +182,20 @@ export class SimSwarm {
     this.network.addNode(TRACKER_NODE, server(Infinity));
     this.network.addNode(ORIGIN_NODE, server(o.serverUploadKbps));
     this.network.addNode(BROADCASTER_NODE, server(o.serverUploadKbps));
+    const broadcasterKey = this.#signer('broadcaster');
     this.tracker = new SimTracker(
       {
         network: this.network,
         clock,
         random: this.engine.random('tracker'),
         logger: this.#log.child('tracker'),
+        signer: this.#signer('tracker'),
       },
-      { ...o.tracker, nodeId: TRACKER_NODE },
+      {
+        ...o.tracker,
+        nodeId: TRACKER_NODE,
+        broadcasters: [{ publicKey: broadcasterKey.publicKey }],
+      },
     );
     this.origin = new SimOrigin(
       {
@@ -219,6 +231,8 @@ export class SimSwarm {
         transport: this.#transportFactory(BROADCASTER_NODE, () => undefined),
         tracker: this.tracker.connectionFactory(BROADCASTER_NODE),
         verifier: () => this.#verifier(),
+        identity: broadcasterKey,
+        checkSignature: this.#checkSignature,
       },
       {
         ...PEER_DEFAULTS,
@@ -360,6 +374,8 @@ export class SimSwarm {
           tracker: this.tracker.connectionFactory(nodeId),
           origin: this.origin.client(nodeId),
           verifier: () => this.#verifier(),
+          identity: this.#signer(`viewer:${index}`),
+          checkSignature: this.#checkSignature,
         },
         {
           ...PEER_DEFAULTS,
@@ -396,6 +412,13 @@ export class SimSwarm {
 
   #verifier(): ChunkVerifier {
     return simVerifier(this.#tagKey, () => {
+      this.engine.markAsync();
+    });
+  }
+
+  /** A key pair from its own sub-stream of the seed, so drawing it shifts no other draw. */
+  #signer(owner: string): SyncSigner {
+    return simSigner(this.engine.random(`key:${owner}`), () => {
       this.engine.markAsync();
     });
   }

@@ -10,6 +10,8 @@ import type { Clock } from '../common/clock.js';
 import { SwarmcastError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
+import { nodeSignatureCheck } from '../crypto/ed25519.node.js';
+import type { SyncSigner } from '../crypto/keys.js';
 import {
   clientMessageSchema,
   trackerMessageSchema,
@@ -29,6 +31,8 @@ export interface SimTrackerComponents {
   clock: Clock;
   random: Random;
   logger: Logger;
+  /** The tracker's key (`simSigner`). */
+  signer: SyncSigner;
 }
 
 export interface SimTrackerOptions extends TrackerOptions {
@@ -159,7 +163,13 @@ export class SimTracker {
     this.nodeId = nodeId;
     this.connectRtts = connectRtts ?? 2;
     this.core = new TrackerCore(
-      { clock: components.clock, random: components.random, logger: components.logger },
+      {
+        clock: components.clock,
+        random: components.random,
+        logger: components.logger,
+        signer: components.signer,
+        checkSignature: nodeSignatureCheck(),
+      },
       trackerOptions,
     );
   }

@@ -17,9 +17,12 @@ import {
 } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { CryptoRandom, type Random } from '../common/random.js';
+import { generateNodeSigner, nodeSignatureCheck } from '../crypto/ed25519.node.js';
+import type { SyncSigner } from '../crypto/keys.js';
 import { MonitorObserver, type MonitorOptions } from '../monitor/observer.node.js';
 import { MONITOR_PATH } from '../monitor/messages.js';
 import { decodeClientMessage, encodeMessage } from '../protocol/tracker.js';
+import { createAdmission, type AdmissionOptions } from './admission.js';
 import { TrackerCore, type TrackerOptions } from './core/tracker-core.js';
 
 /**
@@ -56,14 +59,18 @@ export interface TrackerServerOptions extends TrackerOptions {
   pingIntervalMs?: number;
   /** Serves the monitor page and its observer stream on this port. @default none (404) */
   monitor?: MonitorOptions;
+  /** Which viewers may join: open, a shared secret or a JWT. @default { mode: 'open' } */
+  admission?: AdmissionOptions;
 }
 
 export interface TrackerServerComponents {
   logger: Logger;
   /** @default a SystemClock */
   clock?: Clock;
-  /** @default a CryptoRandom (peer ids are pseudonyms: they must not be guessable) */
+  /** @default a CryptoRandom (peer ids and challenge nonces must not be guessable) */
   random?: Random;
+  /** The tracker's Ed25519 key, which signs credentials. @default a fresh one */
+  signer?: SyncSigner;
 }
 
 interface SocketState {
@@ -99,6 +106,9 @@ export class TrackerServer {
         clock: this.#clock,
         random: components.random ?? new CryptoRandom(),
         logger: components.logger,
+        signer: components.signer ?? generateNodeSigner(),
+        checkSignature: nodeSignatureCheck(),
+        admission: createAdmission({ clock: this.#clock }, options.admission ?? { mode: 'open' }),
       },
       options,
     );
@@ -139,6 +149,7 @@ export class TrackerServer {
               clock: this.#clock,
               snapshot: () => this.core.snapshot(),
               evict: (peerId) => this.core.evict(peerId),
+              setTopology: (stream, kind) => this.core.setTopology(stream, kind),
             },
             monitorOptions,
           );

@@ -98,7 +98,8 @@ async function startStream(trackerUrl: string, publishToTracker: boolean): Promi
 }
 
 async function startTracker(): Promise<TrackerServer> {
-  const tracker = new TrackerServer({ logger: silentLogger });
+  // The broadcaster's key is made after the tracker starts: any authenticated peer may broadcast.
+  const tracker = new TrackerServer({ logger: silentLogger }, { broadcasters: 'any' });
   cleanups.push(() => tracker.close());
   await tracker.listen();
   return tracker;

@@ -1,8 +1,9 @@
 /**
  * The monitor page on the tracker's port, in the system Chromium, watching a real LocalSwarm
  * (ffmpeg broadcaster, origin, tracker and 6 Node peer processes over real WebRTC on loopback):
- * it shows every node with its links, and its kill button removes a peer whose children then
- * re-attach.
+ * it shows every node with its links, and its controls work: kill removes a peer whose children
+ * then re-attach, the topology switch rebuilds the overlay, failure injection replaces viewers
+ * until stopped, and a lab scenario shows its record.
  */
 import { mkdir } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { LocalSwarm } from '../../src/lab/local-swarm.js';
 import type { MonitorGraphView } from '../../src/monitor/app.js';
 import type { StreamSnapshot } from '../../src/tracker/core/tracker-core.js';
 import { launchChromium } from '../helpers/chromium.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const OUTPUT_DIR = new URL('../../test-output/', import.meta.url);
 const PEERS = 6;
@@ -40,6 +41,20 @@ function attached(s: StreamSnapshot | undefined, nodes: number): boolean {
   return s.nodes.every(
     (n) => n.role === 'broadcaster' || (n.parents.length > 0 && n.parents.every((p) => ids.has(p))),
   );
+}
+
+/** Every viewer's parents lead to the broadcaster. */
+function rooted(s: StreamSnapshot | undefined): boolean {
+  const byId = new Map(s?.nodes.map((n) => [n.id, n]));
+  return (s?.nodes ?? []).every((node) => {
+    let at = node;
+    for (let hops = 0; at.role !== 'broadcaster'; hops++) {
+      const parent = byId.get(at.parents[0] ?? '');
+      if (parent === undefined || hops > byId.size) return false;
+      at = parent;
+    }
+    return true;
+  });
 }
 
 /** Each node's parents as `id -> sorted parents`, from the tracker or from the page. */
@@ -75,8 +90,8 @@ async function pageMatchesTracker(page: Page, swarm: LocalSwarm, timeoutMs: numb
 
 describe('monitor', () => {
   it(
-    'shows all 7 nodes with their links, and its kill button removes a peer whose children re-attach',
-    { timeout: 120_000 },
+    'shows all 7 nodes with their links; kill removes a peer whose children re-attach; topology switch, failure injection and a lab scenario work from the page',
+    { timeout: 150_000 },
     async () => {
       const swarm = new LocalSwarm(
         { logger: silentLogger },
@@ -172,6 +187,79 @@ describe('monitor', () => {
       );
       await page.screenshot({
         path: new URL('monitor-after-kill.png', OUTPUT_DIR).pathname,
+        fullPage: true,
+      });
+
+      // Switch the topology from the page: the tracker rebuilds the overlay as a list, every
+      // viewer keeps a path from the broadcaster, and each viewer process follows its new parents.
+      await waitFor(() => attached(stream(swarm), PEERS + 1), 'the replacement to attach', 10_000);
+      expect(stream(swarm)?.topology).toBe('tree');
+      await page.selectOption('#topology-select', 'list');
+      await page.locator('#topology-form button[type="submit"]').click();
+      await waitFor(() => stream(swarm)?.topology === 'list', 'the list topology', 5000, 50);
+      const list = stream(swarm);
+      expect(attached(list, PEERS + 1) && rooted(list)).toBe(true);
+      expect(list?.nodes.every((n) => n.children.length <= 1)).toBe(true);
+      await expect
+        .poll(() => page.locator('#topology-kind').textContent(), { timeout: 5000 })
+        .toBe('(list)');
+      await pageMatchesTracker(page, swarm, 5000);
+      await waitFor(
+        () => {
+          const nodes = stream(swarm)?.nodes.filter((n) => n.role === 'viewer') ?? [];
+          return nodes.every((node) => {
+            const report = swarm
+              .peers()
+              .find((p) => p.alive && p.report?.stats.peerId === node.id)?.report;
+            return (
+              report !== undefined &&
+              [...report.parents].sort().join(' ') === [...node.parents].sort().join(' ')
+            );
+          });
+        },
+        'every viewer process to report its list parent',
+        5000,
+        100,
+      );
+
+      // Inject failures at 1/s from the page: the count rises and processes are replaced; stop
+      // sets the control back to inactive and the replacements stop.
+      const processes = swarm.peers().length;
+      await page.fill('#failure-rate', '1');
+      await page.selectOption('#failure-distribution', 'uniform');
+      await page.locator('#failures-start').click();
+      await expect
+        .poll(() => page.locator('#failures-state').getAttribute('data-active'), { timeout: 5000 })
+        .toBe('true');
+      await expect
+        .poll(async () => Number(await page.locator('#failures-count').textContent()), {
+          timeout: 8000,
+        })
+        .toBeGreaterThanOrEqual(2);
+      await page.locator('#failures-stop').click();
+      await expect
+        .poll(() => page.locator('#failures-state').textContent(), { timeout: 5000 })
+        .toBe('inactive');
+      const injected = Number(await page.locator('#failures-count').textContent());
+      const replaced = swarm.peers().length - processes;
+      expect(replaced).toBeGreaterThanOrEqual(2);
+      await sleep(2000);
+      expect(swarm.peers().length - processes).toBe(replaced);
+      expect(Number(await page.locator('#failures-count').textContent())).toBe(injected);
+
+      // A short simulated lab scenario from the page shows its record.
+      await page.selectOption('#lab-topology', 'mesh');
+      await page.fill('#lab-peers', '10');
+      await page.fill('#lab-duration', '10');
+      await page.locator('#lab-run').click();
+      await expect
+        .poll(() => page.locator('#lab-record tr[data-field="offload"] td').last().textContent(), {
+          timeout: 15_000,
+        })
+        .toMatch(/^0\.\d{3}$/);
+      expect(await page.locator('#lab-state').textContent()).toMatch(/^done in .* mesh,/);
+      await page.screenshot({
+        path: new URL('monitor-controls.png', OUTPUT_DIR).pathname,
         fullPage: true,
       });
       expect(pageErrors).toEqual([]);

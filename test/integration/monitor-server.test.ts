@@ -5,15 +5,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { silentLogger } from '../../src/common/logger.js';
-import type { MonitorUpdate } from '../../src/monitor/messages.js';
+import type { LabResult, MonitorUpdate } from '../../src/monitor/messages.js';
 import {
-  TRACKER_PROTOCOL_VERSION,
   decodeTrackerMessage,
   type ClientMessage,
   type StreamInfo,
   type TrackerMessage,
 } from '../../src/protocol/tracker.js';
+import { generateNodeSigner } from '../../src/crypto/ed25519.node.js';
 import { TrackerServer, type TrackerServerOptions } from '../../src/tracker/server.js';
+import { authFor, helloFor } from '../helpers/tracker-client.js';
 
 const INFO: StreamInfo = {
   stream: 'live',
@@ -31,7 +32,10 @@ afterEach(async () => {
 });
 
 async function startTracker(options: TrackerServerOptions = {}): Promise<TrackerServer> {
-  const server = new TrackerServer({ logger: silentLogger }, { host: '127.0.0.1', ...options });
+  const server = new TrackerServer(
+    { logger: silentLogger },
+    { host: '127.0.0.1', broadcasters: 'any', ...options },
+  );
   cleanups.push(() => server.close());
   await server.listen();
   return server;
@@ -74,7 +78,9 @@ async function joinPeer(
     socket.send(JSON.stringify(message));
   };
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-  send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role });
+  const key = generateNodeSigner();
+  send(helloFor(key, role));
+  send(authFor(key, role, await next('challenge')));
   const { peerId } = await next('welcome');
   send({ type: 'join', stream: 'live', ...(role === 'broadcaster' ? { info: INFO } : {}) });
   await next('joined');
@@ -205,6 +211,217 @@ describe('the tracker monitor endpoints', () => {
       expect(update.events).toContainEqual(
         expect.objectContaining({ kind: 'killed', peerId: a.peerId }),
       );
+    },
+  );
+});
+
+function post(
+  server: TrackerServer,
+  path: string,
+  body: unknown,
+  contentType = 'application/json',
+) {
+  return fetch(`${httpBase(server)}${path}`, {
+    method: 'POST',
+    headers: { 'Content-Type': contentType },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+async function monitorUpdate(server: TrackerServer): Promise<MonitorUpdate> {
+  return (await (await fetch(`${httpBase(server)}/monitor/snapshot`)).json()) as MonitorUpdate;
+}
+
+describe('the monitor controls', () => {
+  it(
+    'switch a live stream to another topology, and refuse bad requests',
+    { timeout: 5000 },
+    async () => {
+      const server = await startTracker({ monitor: { bundle: BUNDLE } });
+      const broadcaster = await joinPeer(server.url ?? '', 'broadcaster');
+      const viewers = [
+        await joinPeer(server.url ?? '', 'viewer'),
+        await joinPeer(server.url ?? '', 'viewer'),
+        await joinPeer(server.url ?? '', 'viewer'),
+      ];
+      expect(server.core.snapshot().streams[0]?.topology).toBe('tree');
+
+      const response = await post(server, '/monitor/topology', { stream: 'live', kind: 'list' });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ stream: 'live', kind: 'list' });
+      const stream = (await monitorUpdate(server)).snapshot.streams[0];
+      expect(stream?.topology).toBe('list');
+      // A list: each viewer's parent is the one before it, in arrival order.
+      const ids = [broadcaster.peerId, ...viewers.map((v) => v.peerId)];
+      expect(stream?.nodes.map((n) => n.parents)).toEqual([
+        [],
+        ...ids.slice(0, -1).map((id) => [id]),
+      ]);
+
+      const refused = async (body: unknown, contentType?: string): Promise<[number, string]> => {
+        const answer = await post(server, '/monitor/topology', body, contentType);
+        return [answer.status, await answer.text()];
+      };
+      expect(await refused({ stream: 'other', kind: 'mesh' })).toEqual([404, 'no stream other']);
+      const [status, message] = await refused({ stream: 'live', kind: 'ring' });
+      expect(status).toBe(400);
+      expect(message).toMatch(/^invalid topology request: kind: /);
+      expect((await refused('{"stream":')).join(' ')).toBe('400 topology request is not JSON');
+      expect((await refused({ stream: 'live', kind: 'mesh' }, 'text/plain'))[0]).toBe(415);
+      expect((await fetch(`${httpBase(server)}/monitor/topology`)).status).toBe(405);
+      expect(server.core.snapshot().streams[0]?.topology).toBe('list');
+    },
+  );
+
+  it(
+    'pass a valid failure setting to the runner hook and show its state; 400 for an invalid one, 501 without a runner',
+    { timeout: 5000 },
+    async () => {
+      const settings: unknown[] = [];
+      let injected = 0;
+      let state = { rate: 0, distribution: 'uniform' as const, injected };
+      const server = await startTracker({
+        monitor: {
+          bundle: BUNDLE,
+          failures: {
+            set: (setting) => {
+              settings.push(setting);
+              injected += 2;
+              state = { ...setting, injected } as typeof state;
+              return state;
+            },
+            status: () => state,
+          },
+        },
+      });
+      expect((await monitorUpdate(server)).controls.failures).toEqual({
+        rate: 0,
+        distribution: 'uniform',
+        injected: 0,
+      });
+      expect((await monitorUpdate(server)).controls.notes.join(' ')).not.toMatch(/Failure/);
+
+      const response = await post(server, '/monitor/failures', {
+        rate: 2,
+        distribution: 'poisson',
+      });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ rate: 2, distribution: 'poisson', injected: 2 });
+      expect(settings).toEqual([{ rate: 2, distribution: 'poisson' }]);
+      expect((await monitorUpdate(server)).controls.failures).toEqual({
+        rate: 2,
+        distribution: 'poisson',
+        injected: 2,
+      });
+
+      for (const [body, problem] of [
+        [{ rate: 6, distribution: 'uniform' }, /rate: .*5/],
+        [{ rate: -1, distribution: 'uniform' }, /rate: /],
+        [{ rate: 1, distribution: 'normal' }, /distribution: /],
+        [{ rate: 1 }, /distribution: /],
+        [{ rate: '1', distribution: 'uniform' }, /rate: /],
+        [{ rate: 1, distribution: 'uniform', victims: 3 }, /victims/],
+      ] as const) {
+        const answer = await post(server, '/monitor/failures', body);
+        expect(answer.status).toBe(400);
+        expect(await answer.text()).toMatch(problem);
+      }
+      expect(settings).toHaveLength(1);
+
+      const bare = await startTracker({ monitor: { bundle: BUNDLE } });
+      const update = await monitorUpdate(bare);
+      expect(update.controls.failures).toBeNull();
+      expect(update.controls.notes.join(' ')).toMatch(/Failure injection: not offered/);
+      expect(update.controls.notes.join(' ')).toMatch(/Attacks: not offered yet/);
+      const answer = await post(bare, '/monitor/failures', { rate: 1, distribution: 'uniform' });
+      expect(answer.status).toBe(501);
+    },
+  );
+
+  it(
+    'refuse an invalid lab request with 400 and a message naming each problem',
+    { timeout: 5000 },
+    async () => {
+      const server = await startTracker({ monitor: { bundle: BUNDLE } });
+      const valid = {
+        topology: 'mesh',
+        distribution: 'binomial',
+        rate: 1,
+        peers: 10,
+        durationS: 10,
+      };
+      for (const [body, problems] of [
+        [{ ...valid, peers: 101 }, ['peers: ']],
+        [{ ...valid, peers: 2.5 }, ['peers: ']],
+        [{ ...valid, durationS: 61 }, ['durationS: ']],
+        [{ ...valid, durationS: 2 }, ['durationS: ']],
+        [{ ...valid, rate: 5.5, topology: 'ring' }, ['rate: ', 'topology: ']],
+        [{ topology: 'tree' }, ['distribution: ', 'rate: ', 'peers: ', 'durationS: ']],
+        [[], ['body: ']],
+      ] as const) {
+        const answer = await post(server, '/monitor/lab', body);
+        expect(answer.status).toBe(400);
+        const message = await answer.text();
+        expect(message).toMatch(/^invalid lab request: /);
+        for (const problem of problems) expect(message).toContain(problem);
+      }
+      expect((await post(server, '/monitor/lab', 'x'.repeat(2000))).status).toBe(413);
+      expect((await monitorUpdate(server)).controls.lab).toEqual({ running: null, last: null });
+    },
+  );
+
+  it(
+    'run one simulated lab scenario at a time: 409 for another while it runs, then its record',
+    { timeout: 30_000 },
+    async () => {
+      const server = await startTracker({ monitor: { bundle: BUNDLE } });
+      const request = {
+        topology: 'tree',
+        distribution: 'uniform',
+        rate: 1,
+        peers: 30,
+        durationS: 15,
+      };
+      const first = post(server, '/monitor/lab', request);
+      // The simulation yields to the event loop: the tracker answers while it runs.
+      for (;;) {
+        const { running } = (await monitorUpdate(server)).controls.lab;
+        if (running !== null) {
+          expect(running).toEqual(request);
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const second = await post(server, '/monitor/lab', { ...request, topology: 'mesh' });
+      expect(second.status).toBe(409);
+      expect(await second.text()).toMatch(/a lab scenario is running/);
+
+      const response = await first;
+      expect(response.status).toBe(200);
+      const result = (await response.json()) as LabResult;
+      expect(result.request).toEqual(request);
+      expect(result.record).toMatchObject({
+        topology: 'tree',
+        distribution: 'uniform',
+        rate: 1,
+        peers: 30,
+        durationS: 15,
+        // One failure a second from 5 s to the end.
+        failures: 10,
+      });
+      for (const field of [
+        'stalledMsPerPeer',
+        'stallsPerPeer',
+        'offload',
+        'latencyP95Ms',
+        'chunksMissing',
+      ] as const) {
+        expect(typeof result.record[field], field).toBe('number');
+      }
+      // Most of what viewers got came from other viewers.
+      expect(result.record.offload).toBeGreaterThan(0.5);
+      expect(result.wallMs).toBeGreaterThan(0);
+      expect((await monitorUpdate(server)).controls.lab).toEqual({ running: null, last: result });
     },
   );
 });

@@ -2,10 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/logger.js';
 import { LocalSwarm } from '../../src/lab/local-swarm.js';
 import { encodeFrame, FrameType } from '../../src/protocol/frames.js';
-import { TRACKER_PROTOCOL_VERSION, type TrackerMessage } from '../../src/protocol/tracker.js';
+import { generateNodeSigner } from '../../src/crypto/ed25519.node.js';
+import type { TrackerMessage } from '../../src/protocol/tracker.js';
 import { RtcTransport } from '../../src/transport/rtc.node.js';
 import { WsTrackerConnection } from '../../src/transport/tracker-ws.node.js';
 import type { Link } from '../../src/transport/types.js';
+import { authFor, helloFor } from '../helpers/tracker-client.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 let swarm: LocalSwarm | undefined;
@@ -33,6 +35,8 @@ describe('a peer facing a neighbour that breaks the protocol', () => {
 
     // A hand-made client joins as the third viewer: the tree puts it beside peer 1, under peer 0.
     const messages: TrackerMessage[] = [];
+    const key = generateNodeSigner();
+    let credential = '';
     let opened: Link | undefined;
     let closed: Link | undefined;
     const transport = new RtcTransport(
@@ -57,11 +61,13 @@ describe('a peer facing a neighbour that breaks the protocol', () => {
       { url: urls.trackerUrl },
       {
         open: () => {
-          tracker.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role: 'viewer' });
+          tracker.send(helloFor(key, 'viewer'));
         },
         message: (message) => {
           messages.push(message);
+          if (message.type === 'challenge') tracker.send(authFor(key, 'viewer', message));
           if (message.type === 'welcome') tracker.send({ type: 'join', stream: 'live' });
+          if (message.type === 'joined') credential = message.credential;
           if (message.type === 'signal') transport.signal(message.from, message.data);
           if (message.type === 'neighbours' && message.parents[0] !== undefined) {
             transport.connect(message.parents[0]);
@@ -80,7 +86,9 @@ describe('a peer facing a neighbour that breaks the protocol', () => {
     const before = s.peers().map((p) => p.report?.stats.playback?.chunksPlayed ?? 0);
 
     // A valid HELLO, then a frame of an unknown type.
-    opened?.send(encodeFrame({ type: FrameType.Hello, hello: { peerId, stream: 'live' } }));
+    opened?.send(
+      encodeFrame({ type: FrameType.Hello, hello: { peerId, stream: 'live', credential } }),
+    );
     opened?.send(new Uint8Array([1, 200, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
     await waitFor(() => closed !== undefined, 'the parent to close the link', 5000);
     expect(closed).toBe(opened);

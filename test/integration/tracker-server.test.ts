@@ -2,14 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { InvalidStateError } from '../../src/common/errors.js';
 import { silentLogger } from '../../src/common/logger.js';
-import {
-  TRACKER_PROTOCOL_VERSION,
-  decodeTrackerMessage,
-  type ClientMessage,
-  type StreamInfo,
-  type TrackerMessage,
-} from '../../src/protocol/tracker.js';
+import { TRACKER_PROTOCOL_VERSION, type StreamInfo } from '../../src/protocol/tracker.js';
 import { TrackerServer, type TrackerServerOptions } from '../../src/tracker/server.js';
+import { TestClient, helloFor, terminateClients } from '../helpers/tracker-client.js';
 
 const WAIT_MS = 3000;
 
@@ -21,100 +16,21 @@ const INFO: StreamInfo = {
   originUrl: 'http://127.0.0.1:8080',
 };
 
-/** A raw WebSocket client that validates what the tracker sends with the protocol decoder. */
-class TestClient {
-  readonly socket: WebSocket;
-  peerId = '';
-  readonly #queue: TrackerMessage[] = [];
-  readonly #waiters = new Set<() => void>();
-  readonly closed: Promise<{ code: number; reason: string }>;
-
-  private constructor(socket: WebSocket) {
-    this.socket = socket;
-    socket.on('message', (data, isBinary) => {
-      expect(isBinary).toBe(false);
-      this.#queue.push(decodeTrackerMessage((data as Buffer).toString('utf8')));
-      for (const wake of [...this.#waiters]) wake();
-    });
-    this.closed = new Promise((resolve) => {
-      socket.on('close', (code, reason) => {
-        resolve({ code, reason: reason.toString() });
-      });
-    });
-  }
-
-  static async open(url: string, options: { autoPong?: boolean } = {}): Promise<TestClient> {
-    const socket = new WebSocket(url, options);
-    const client = new TestClient(socket);
-    clients.push(client);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => {
-        resolve();
-      });
-      socket.once('error', reject);
-    });
-    return client;
-  }
-
-  send(message: ClientMessage | { type: string }): void {
-    this.socket.send(JSON.stringify(message));
-  }
-
-  /** Resolves with the next message of `type`, dropping nothing else. */
-  async next<T extends TrackerMessage['type']>(
-    type: T,
-    timeoutMs = WAIT_MS,
-  ): Promise<Extract<TrackerMessage, { type: T }>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const index = this.#queue.findIndex((m) => m.type === type);
-      if (index >= 0) {
-        return this.#queue.splice(index, 1)[0] as Extract<TrackerMessage, { type: T }>;
-      }
-      const leftMs = deadline - Date.now();
-      if (leftMs <= 0) throw new Error(`no ${type} message within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const wake = (): void => {
-          clearTimeout(timer);
-          this.#waiters.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, leftMs);
-        this.#waiters.add(wake);
-      });
-    }
-  }
-
-  async hello(role: 'viewer' | 'broadcaster'): Promise<this> {
-    this.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role });
-    this.peerId = (await this.next('welcome')).peerId;
-    return this;
-  }
-
-  async join(info?: StreamInfo): Promise<this> {
-    this.send({ type: 'join', stream: INFO.stream, ...(info === undefined ? {} : { info }) });
-    await this.next('joined');
-    return this;
-  }
-}
-
-let clients: TestClient[] = [];
 let servers: TrackerServer[] = [];
 
 async function start(options: TrackerServerOptions = {}): Promise<{
   server: TrackerServer;
   url: string;
 }> {
-  const server = new TrackerServer({ logger: silentLogger }, options);
+  const server = new TrackerServer({ logger: silentLogger }, { broadcasters: 'any', ...options });
   servers.push(server);
   const url = await server.listen();
   return { server, url };
 }
 
 afterEach(async () => {
-  for (const client of clients) client.socket.terminate();
+  terminateClients();
   await Promise.all(servers.map((server) => server.close()));
-  clients = [];
   servers = [];
 });
 
@@ -151,7 +67,7 @@ describe('TrackerServer', { timeout: 15_000 }, () => {
     bad.socket.send(Buffer.from([1, 2, 3]), { binary: true });
     expect(await bad.next('error')).toMatchObject({ code: 'malformed-message' });
 
-    bad.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION + 9, role: 'viewer' });
+    bad.send({ ...helloFor(bad.key, 'viewer'), version: TRACKER_PROTOCOL_VERSION + 9 });
     expect(await bad.next('error')).toMatchObject({ code: 'unsupported-version' });
 
     // Still connected, and still able to take part.

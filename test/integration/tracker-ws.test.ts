@@ -13,7 +13,12 @@ import { WsTrackerConnection } from '../../src/transport/tracker-ws.node.js';
 import type { TrackerConnectionEvents } from '../../src/transport/types.js';
 import { sleep, waitFor } from '../helpers/transport-compliance.js';
 
-const HELLO: ClientMessage = { type: 'hello', version: TRACKER_PROTOCOL_VERSION, role: 'viewer' };
+const HELLO: ClientMessage = {
+  type: 'hello',
+  version: TRACKER_PROTOCOL_VERSION,
+  role: 'viewer',
+  publicKey: 'A'.repeat(43),
+};
 const WELCOME: TrackerMessage = {
   type: 'welcome',
   version: TRACKER_PROTOCOL_VERSION,

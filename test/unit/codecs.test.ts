@@ -23,6 +23,7 @@ import {
   decodeTrackerMessage,
   encodeMessage,
   MAX_TRACKER_MESSAGE_BYTES,
+  TRACKER_PROTOCOL_VERSION,
   type ClientMessage,
   type TrackerMessage,
 } from '../../src/protocol/tracker.js';
@@ -81,7 +82,7 @@ describe('chunk codec', () => {
 
 describe('peer frame codec', () => {
   const frames: Frame[] = [
-    { type: FrameType.Hello, hello: { peerId: 'abc', stream: 'live' } },
+    { type: FrameType.Hello, hello: { peerId: 'abc', stream: 'live', credential: 'Q1-_x' } },
     { type: FrameType.Have, fromSeq: 7, bitmap: new Uint8Array([0b1010_0000, 1]) },
     { type: FrameType.Chunk, requestId: 3, meta: (({ bytes: _b, ...m }) => m)(chunk) },
     { type: FrameType.Data, seq: 41, offset: 65_519, bytes: new Uint8Array([9, 8, 7]) },
@@ -121,7 +122,7 @@ describe('peer frame codec', () => {
     const request = encodeFrame({ type: FrameType.Request, requestId: 1, seq: 2 });
     const helloHeader = encodeFrame({
       type: FrameType.Hello,
-      hello: { peerId: 'a', stream: 'b' },
+      hello: { peerId: 'a', stream: 'b', credential: 'c' },
     }).subarray(0, 16);
     const cases: Record<string, Uint8Array> = {
       empty: new Uint8Array(0),
@@ -145,7 +146,21 @@ describe('peer frame codec', () => {
       'hello that is not JSON': new Uint8Array([...helloHeader, 0x7b]),
       'hello without a peer id': new Uint8Array([
         ...helloHeader,
-        ...new TextEncoder().encode('{"stream":"live"}'),
+        ...new TextEncoder().encode('{"stream":"live","credential":"c"}'),
+      ]),
+      'hello without a credential': new Uint8Array([
+        ...helloHeader,
+        ...new TextEncoder().encode('{"peerId":"a","stream":"live"}'),
+      ]),
+      'hello with an oversized credential': new Uint8Array([
+        ...helloHeader,
+        ...new TextEncoder().encode(
+          JSON.stringify({ peerId: 'a', stream: 'live', credential: 'c'.repeat(513) }),
+        ),
+      ]),
+      'hello with a credential that is not base64url': new Uint8Array([
+        ...helloHeader,
+        ...new TextEncoder().encode('{"peerId":"a","stream":"live","credential":"a.b"}'),
       ]),
       'chunk frame of the wrong length': encodeFrame({
         type: FrameType.Chunk,
@@ -175,7 +190,15 @@ describe('peer frame codec', () => {
 
 describe('tracker message codec', () => {
   const clientMessages: ClientMessage[] = [
-    { type: 'hello', version: 1, role: 'viewer', uploadKbps: 2000 },
+    {
+      type: 'hello',
+      version: TRACKER_PROTOCOL_VERSION,
+      role: 'viewer',
+      publicKey: 'A'.repeat(43),
+      admission: 'a join secret',
+      uploadKbps: 2000,
+    },
+    { type: 'auth', signature: 'S'.repeat(86) },
     { type: 'join', stream: 'live' },
     {
       type: 'signal',
@@ -190,6 +213,8 @@ describe('tracker message codec', () => {
     { type: 'leave' },
   ];
   const trackerMessages: TrackerMessage[] = [
+    { type: 'challenge', nonce: 'N'.repeat(43), trackerKey: 'K'.repeat(43) },
+    { type: 'credential', credential: 'C'.repeat(315) },
     {
       type: 'welcome',
       version: 1,

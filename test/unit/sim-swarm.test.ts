@@ -77,7 +77,11 @@ describe('SimSwarm', () => {
     expect(figures.offloadCeiling).toBeCloseTo(0.95, 5);
     expect(figures.offload).toBeGreaterThan(figures.offloadCeiling - 0.06);
     expect((summary.originNetwork.peakSentBytesPerSecond * 8) / 1000).toBeLessThanOrEqual(10_000);
-    expect(summary.tracker.delivered + summary.tracker.droppedAtClose).toBe(summary.tracker.sent);
+    // Nothing went missing: at the end, at most one heartbeat per connection is still on its way
+    // (latencies are far below the heartbeat interval).
+    const { sent, delivered, droppedAtClose } = summary.tracker;
+    expect(sent - delivered - droppedAtClose).toBeGreaterThanOrEqual(0);
+    expect(sent - delivered - droppedAtClose).toBeLessThanOrEqual(summary.peers.length + 1);
   }, 60_000);
 
   it('a viewer whose upload is below the stream bitrate cannot feed its two children at full rate: they top up from the origin', async () => {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { fromBase64Url, toBase64Url } from '../../src/common/bytes.js';
 import { ManualClock } from '../../src/common/clock.js';
+import { generateNodeSigner, nodeSignatureCheck } from '../../src/crypto/ed25519.node.js';
+import { authMessage } from '../../src/crypto/handshake.js';
 import { InvalidStateError, ProtocolError, SwarmcastError } from '../../src/common/errors.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { SeededRandom } from '../../src/common/random.js';
@@ -39,8 +42,14 @@ interface FakeClient {
 function setup(options: TrackerOptions = {}) {
   const clock = new ManualClock(1_000_000);
   const core = new TrackerCore(
-    { clock, random: new SeededRandom(7), logger: silentLogger },
-    options,
+    {
+      clock,
+      random: new SeededRandom(7),
+      logger: silentLogger,
+      signer: generateNodeSigner(),
+      checkSignature: nodeSignatureCheck(),
+    },
+    { broadcasters: 'any', ...options },
   );
 
   function connect(): FakeClient {
@@ -64,10 +73,38 @@ function setup(options: TrackerOptions = {}) {
     return client;
   }
 
+  /**
+   * The handshake as a peer does it: hello with a fresh key, then the challenge signed. Returns
+   * what the tracker answered the auth with.
+   */
+  function authenticate(
+    client: FakeClient,
+    role: 'viewer' | 'broadcaster',
+    extra: { uploadKbps?: number } = {},
+  ): TrackerMessage[] {
+    const key = generateNodeSigner();
+    client.send({
+      type: 'hello',
+      version: TRACKER_PROTOCOL_VERSION,
+      role,
+      publicKey: key.publicKey,
+      ...extra,
+    });
+    const [challenge] = client.take();
+    if (challenge?.type !== 'challenge') throw new Error('no challenge');
+    const signed = authMessage(
+      fromBase64Url(challenge.nonce),
+      key.publicKey,
+      role,
+      challenge.trackerKey,
+    );
+    client.send({ type: 'auth', signature: toBase64Url(key.signSync(signed)) });
+    return client.take();
+  }
+
   function hello(role: 'viewer' | 'broadcaster'): FakeClient {
     const client = connect();
-    client.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role });
-    const [welcome] = client.take();
+    const [welcome] = authenticate(client, role);
     if (welcome?.type !== 'welcome') throw new Error('no welcome');
     client.peerId = welcome.peerId;
     return client;
@@ -94,7 +131,7 @@ function setup(options: TrackerOptions = {}) {
     }
   }
 
-  return { clock, core, connect, hello, broadcaster, viewer, runFor };
+  return { clock, core, connect, authenticate, hello, broadcaster, viewer, runFor };
 }
 
 function neighbours(
@@ -113,11 +150,13 @@ function errorCode(messages: readonly TrackerMessage[]): string | undefined {
 }
 
 describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
-  it('welcomes a hello with a pseudonymous peer id and the heartbeat timings', () => {
-    const { connect } = setup({ heartbeatIntervalMs: 2000, heartbeatTimeoutMs: 7000 });
+  it('welcomes a completed handshake with a pseudonymous peer id and the heartbeat timings', () => {
+    const { connect, authenticate } = setup({
+      heartbeatIntervalMs: 2000,
+      heartbeatTimeoutMs: 7000,
+    });
     const client = connect();
-    client.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role: 'viewer' });
-    const [welcome] = client.take();
+    const [welcome] = authenticate(client, 'viewer');
     expect(welcome).toMatchObject({
       type: 'welcome',
       version: TRACKER_PROTOCOL_VERSION,
@@ -127,29 +166,37 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
     const peerId = welcome?.type === 'welcome' ? welcome.peerId : '';
     expect(peerId).toMatch(/^[A-Za-z0-9_-]{16}$/);
     const other = connect();
-    other.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role: 'viewer' });
-    const [second] = other.take();
+    const [second] = authenticate(other, 'viewer');
     expect(second?.type === 'welcome' && second.peerId).not.toBe(peerId);
   });
 
-  it('answers a message before hello with out-of-order and keeps the connection', () => {
-    const { connect } = setup();
+  it('answers a message before the handshake with out-of-order and keeps the connection', () => {
+    const { connect, authenticate } = setup();
     const client = connect();
     client.send({ type: 'join', stream: 'live' });
     expect(errorCode(client.take())).toBe('out-of-order');
     client.send({ type: 'heartbeat' });
     expect(errorCode(client.take())).toBe('out-of-order');
     expect(client.closed).toBeUndefined();
-    client.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role: 'viewer' });
-    expect(client.take()[0]?.type).toBe('welcome');
-    client.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role: 'viewer' });
+    expect(authenticate(client, 'viewer')[0]?.type).toBe('welcome');
+    client.send({
+      type: 'hello',
+      version: TRACKER_PROTOCOL_VERSION,
+      role: 'viewer',
+      publicKey: 'A'.repeat(43),
+    });
     expect(errorCode(client.take())).toBe('out-of-order');
   });
 
   it('refuses a hello with another protocol version', () => {
     const { connect } = setup();
     const client = connect();
-    client.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION + 1, role: 'viewer' });
+    client.send({
+      type: 'hello',
+      version: TRACKER_PROTOCOL_VERSION + 1,
+      role: 'viewer',
+      publicKey: 'A'.repeat(43),
+    });
     expect(errorCode(client.take())).toBe('unsupported-version');
   });
 
@@ -158,7 +205,7 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
     const b = hello('broadcaster');
     b.send({ type: 'join', stream: 'live', info: streamInfo('live') });
     expect(b.take()).toEqual([
-      { type: 'joined', info: streamInfo('live') },
+      { type: 'joined', info: streamInfo('live'), credential: expect.any(String) as string },
       neighbours('live', [], []),
     ]);
     expect(core.snapshot()).toEqual({
@@ -207,7 +254,7 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
     const b = broadcaster('live');
     v.send({ type: 'join', stream: 'live' });
     expect(v.take()).toEqual([
-      { type: 'joined', info: streamInfo('live') },
+      { type: 'joined', info: streamInfo('live'), credential: expect.any(String) as string },
       neighbours('live', [b.peerId], []),
     ]);
     v.send({ type: 'join', stream: 'live' });
@@ -219,7 +266,7 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
     const b = broadcaster();
     const v1 = viewer();
     expect(v1.take()).toEqual([
-      { type: 'joined', info: streamInfo('live') },
+      { type: 'joined', info: streamInfo('live'), credential: expect.any(String) as string },
       neighbours('live', [b.peerId], []),
     ]);
     expect(b.take()).toEqual([neighbours('live', [], [v1.peerId])]);
@@ -353,7 +400,7 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
     expect(v1.take()).toEqual([]);
     v1.send({ type: 'join', stream: 'live' });
     expect(v1.take()).toEqual([
-      { type: 'joined', info: streamInfo('live') },
+      { type: 'joined', info: streamInfo('live'), credential: expect.any(String) as string },
       neighbours('live', [v3.peerId], []),
     ]);
   });
@@ -411,7 +458,8 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
       maxRateLimitedMessages: 30,
     });
     const client = hello('viewer');
-    for (let i = 0; i < 19; i++) client.send({ type: 'heartbeat' });
+    // The handshake took two tokens (hello, auth).
+    for (let i = 0; i < 18; i++) client.send({ type: 'heartbeat' });
     expect(client.take()).toEqual([]);
     client.send({ type: 'heartbeat' });
     expect(errorCode(client.take())).toBe('rate-limited');
@@ -446,11 +494,11 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
     expect(core.snapshot().connections).toBe(0);
   });
 
-  it('closes a connection that does not say hello within handshakeTimeoutMs', () => {
-    const { connect, clock, core } = setup({ handshakeTimeoutMs: 500 });
+  it('closes a connection that does not complete the handshake within handshakeTimeoutMs', () => {
+    const { connect, authenticate, clock, core } = setup({ handshakeTimeoutMs: 500 });
     const silent = connect();
     const polite = connect();
-    polite.send({ type: 'hello', version: TRACKER_PROTOCOL_VERSION, role: 'viewer' });
+    authenticate(polite, 'viewer');
     clock.advance(499);
     expect(silent.closed).toBeUndefined();
     clock.advance(1);
@@ -487,7 +535,7 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
     b.send({ type: 'join', stream: 'live', info: streamInfo('live'), topology: 'list' });
     const [v1, v2, v3] = [viewer(), viewer(), viewer()];
     expect(v3.take()).toEqual([
-      { type: 'joined', info: streamInfo('live') },
+      { type: 'joined', info: streamInfo('live'), credential: expect.any(String) as string },
       neighbours('live', [v2.peerId], [], [v1.peerId, b.peerId]),
     ]);
     expect(v1.take().at(-1)).toEqual(neighbours('live', [b.peerId], [v2.peerId], [], [v3.peerId]));
@@ -528,7 +576,7 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
   it.each(['list', 'tree', 'mesh'] as const)(
     'keeps every peer’s view, built only from the neighbours messages it received, equal to the %s topology through 1500 random joins, leaves and failures',
     (kind) => {
-      const { connect, core } = setup({ topology: kind, bitrateKbps: 1000 });
+      const { connect, authenticate, core } = setup({ topology: kind, bitrateKbps: 1000 });
       const random = new SeededRandom(kind.length * 101);
       interface View {
         parents: string[];
@@ -541,13 +589,11 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
       const peer = (role: 'viewer' | 'broadcaster'): FakeClient => {
         const client = connect();
         const uploadKbps = random.next() < 0.2 ? undefined : random.int(4000);
-        client.send({
-          type: 'hello',
-          version: TRACKER_PROTOCOL_VERSION,
+        const [welcome] = authenticate(
+          client,
           role,
-          ...(uploadKbps === undefined ? {} : { uploadKbps }),
-        });
-        const [welcome] = client.take();
+          uploadKbps === undefined ? {} : { uploadKbps },
+        );
         client.peerId = welcome?.type === 'welcome' ? welcome.peerId : '';
         return client;
       };
@@ -622,5 +668,93 @@ describe('TrackerCore', { timeout: TIMEOUT_MS }, () => {
     expect(() => setup({ heartbeatIntervalMs: 3000, heartbeatTimeoutMs: 3000 })).toThrow(/longer/);
     expect(() => setup({ fanout: 0 })).toThrow(/fanout/);
     expect(() => setup({ rateLimitBurst: 0.5 })).toThrow(/rateLimitBurst/);
+  });
+});
+
+describe('TrackerCore.setTopology', { timeout: TIMEOUT_MS }, () => {
+  interface Lists {
+    parents: string[];
+    children: string[];
+    backupParents: string[];
+    backupChildren: string[];
+  }
+
+  /** Applies the neighbours messages each client got, as the peer core does. */
+  function drain(clients: readonly FakeClient[], views: Map<string, Lists>): number {
+    let told = 0;
+    for (const client of clients) {
+      for (const message of client.take()) {
+        if (message.type !== 'neighbours') continue;
+        told++;
+        const { parents, children, backupParents, backupChildren } = message;
+        views.set(client.peerId, { parents, children, backupParents, backupChildren });
+      }
+    }
+    return told;
+  }
+
+  /** Every member's view equals the snapshot, and every viewer's parents lead to the broadcaster. */
+  function checkViews(core: TrackerCore, views: ReadonlyMap<string, Lists>): void {
+    const nodes = core.snapshot().streams[0]?.nodes ?? [];
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    for (const node of nodes) {
+      const view = views.get(node.id);
+      expect(view, node.id).toEqual({
+        parents: node.parents,
+        children: node.children,
+        backupParents: node.backupParents,
+        backupChildren: node.backupChildren,
+      });
+      let at = node;
+      for (let hops = 0; at.role !== 'broadcaster'; hops++) {
+        expect(hops).toBeLessThan(nodes.length);
+        const parent = byId.get(at.parents[0] ?? '');
+        if (parent === undefined) throw new Error(`${at.id} has no parent in the stream`);
+        at = parent;
+      }
+    }
+  }
+
+  it('rebuilds a live stream as another topology, keeps its viewers in order and tells each member its new lists', () => {
+    const { broadcaster, viewer, core } = setup({ topology: 'list' });
+    const b = broadcaster();
+    const viewers = Array.from({ length: 7 }, () => viewer());
+    const views = new Map<string, Lists>();
+    drain([b, ...viewers], views);
+    const before = core.snapshot().streams[0];
+    expect(before?.topology).toBe('list');
+    expect(before?.nodes.every((n) => n.children.length <= 1)).toBe(true);
+
+    expect(core.setTopology('live', 'tree')).toBe(true);
+    expect(drain([b, ...viewers], views)).toBeGreaterThan(0);
+    const after = core.snapshot().streams[0];
+    expect(after?.topology).toBe('tree');
+    expect(after?.nodes.map((n) => n.id)).toEqual(before?.nodes.map((n) => n.id));
+    expect(after?.nodes.some((n) => n.role === 'viewer' && n.children.length === 2)).toBe(true);
+    checkViews(core, views);
+
+    // Joins and failures go on in the new topology.
+    const late = viewer();
+    viewers[2]?.send({ type: 'leave' });
+    drain([b, ...viewers, late], views);
+    views.delete(viewers[2]?.peerId ?? '');
+    checkViews(core, views);
+    expect(core.snapshot().streams[0]?.nodes).toHaveLength(8);
+
+    expect(core.setTopology('live', 'mesh')).toBe(true);
+    drain([b, ...viewers, late], views);
+    expect(core.snapshot().streams[0]?.topology).toBe('mesh');
+    checkViews(core, views);
+  });
+
+  it('returns false for an unknown stream and tells no one', () => {
+    const { broadcaster, viewer, core } = setup();
+    const b = broadcaster();
+    const v = viewer();
+    b.take();
+    v.take();
+    expect(core.setTopology('other', 'mesh')).toBe(false);
+    expect([...b.take(), ...v.take()]).toEqual([]);
+    expect(core.snapshot().streams[0]?.topology).toBe('tree');
   });
 });

@@ -5,11 +5,15 @@
  */
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import { DEFAULTS } from '../../common/defaults.js';
-import { InvalidStateError, SwarmcastError } from '../../common/errors.js';
+import { errorMessage, InvalidStateError, SwarmcastError } from '../../common/errors.js';
 import type { ProtocolError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Random } from '../../common/random.js';
-import { toBase64Url } from '../../common/bytes.js';
+import { fromBase64Url, toBase64Url } from '../../common/bytes.js';
+import { issueCredential } from '../../crypto/credentials.js';
+import { authMessage, NONCE_BYTES, rawKey } from '../../crypto/handshake.js';
+import type { SyncSignatureCheck, SyncSigner } from '../../crypto/keys.js';
+import { STREAM_ID_PATTERN } from '../../protocol/chunk.js';
 import {
   TRACKER_PROTOCOL_VERSION,
   trackerErrorCodeSchema,
@@ -27,8 +31,13 @@ import { treeTopology } from './tree.js';
 
 /** Tracker defaults that are not shared with other roles. */
 export const TRACKER_DEFAULTS = {
-  /** A connection that has not said hello this long after connecting is closed. */
+  /**
+   * A connection that has not completed the handshake (hello, challenge, auth, welcome) this long
+   * after connecting is closed.
+   */
   handshakeTimeoutMs: 5000,
+  /** Lifetime of a credential; a fresh one is sent when half of it is left. */
+  credentialTtlMs: 600_000,
   /** Messages per second a connection may send, sustained (token bucket refill rate). */
   rateLimitPerSecond: 50,
   /** Messages a connection may send at once (token bucket capacity). */
@@ -55,8 +64,19 @@ export interface TrackerOptions {
    * @default DEFAULTS.heartbeatTimeoutMs
    */
   heartbeatTimeoutMs?: number;
-  /** A connection must say hello this soon. @default TRACKER_DEFAULTS.handshakeTimeoutMs */
+  /**
+   * A connection must complete the handshake this soon. @default
+   * TRACKER_DEFAULTS.handshakeTimeoutMs
+   */
   handshakeTimeoutMs?: number;
+  /** Lifetime of the credentials the tracker issues. @default TRACKER_DEFAULTS.credentialTtlMs */
+  credentialTtlMs?: number;
+  /**
+   * The Ed25519 public keys (raw, base64url) the operator registered to broadcast, each for the
+   * one stream it names or, without one, for any stream. `'any'` lets every authenticated peer
+   * broadcast (tests and closed networks only). @default [] (no one may broadcast)
+   */
+  broadcasters?: readonly RegisteredBroadcaster[] | 'any';
   /** Topology of a stream whose broadcaster's `join` names none. @default 'tree' */
   topology?: TopologyKind;
   /**
@@ -93,9 +113,40 @@ export interface TrackerOptions {
 
 export interface TrackerComponents {
   clock: Clock;
+  /** Draws peer ids and challenge nonces: unguessable in real runs (`CryptoRandom`). */
   random: Random;
   logger: Logger;
+  /** The tracker's Ed25519 key: signs credentials; peers learn its public key in `challenge`. */
+  signer: SyncSigner;
+  /** Checks the peers' answers to the challenge. */
+  checkSignature: SyncSignatureCheck;
+  /** Which viewers may join (a shared secret, a JWT…). @default everyone authenticated */
+  admission?: Admission;
 }
+
+/** A key the operator allows to broadcast. */
+export interface RegisteredBroadcaster {
+  /** Ed25519 public key, raw, base64url (43 characters). */
+  readonly publicKey: string;
+  /** The stream it may broadcast. @default any stream */
+  readonly stream?: string;
+}
+
+/** Whether a viewer is admitted, and to which stream (e.g. a token's `stream` claim). */
+export type AdmissionVerdict =
+  | { readonly admitted: true; readonly stream?: string }
+  | { readonly admitted: false; readonly reason: string };
+
+/**
+ * Decides which viewers the tracker admits, from the secret or token in their `hello` (absent
+ * when they sent none). Synchronous checks return the verdict, and the peer is welcomed at once;
+ * an asynchronous one (a JWT's signature) returns a promise.
+ */
+export interface Admission {
+  admit(presented: string | undefined): AdmissionVerdict | Promise<AdmissionVerdict>;
+}
+
+const ADMITTED: AdmissionVerdict = { admitted: true };
 
 /** Sends one message to the peer on this connection. */
 export type SendFunction = (message: TrackerMessage) => void;
@@ -147,8 +198,9 @@ const NO_NEIGHBOURS: NeighbourLists = {
 
 interface StreamState {
   readonly info: StreamInfo;
-  readonly kind: TopologyKind;
-  readonly topology: Topology;
+  /** Replaced together by `setTopology`. */
+  kind: TopologyKind;
+  topology: Topology;
   /** Each node's backup parents as last read from the topology (absent: none). */
   readonly backupParents: Map<string, readonly string[]>;
   /** The inverse: who keeps a standby link to each node, in the order the links appeared. */
@@ -162,6 +214,21 @@ interface Welcomed {
   readonly peerId: string;
   readonly role: PeerRole;
   readonly uploadKbps: number | undefined;
+  /** The key the peer proved it holds. */
+  readonly publicKey: string;
+  /** The only stream its admission lets it join, if it names one. */
+  readonly stream: string | undefined;
+}
+
+type HelloMessage = Extract<ClientMessage, { type: 'hello' }>;
+
+/** A handshake attempt: from `hello` to `welcome` or refusal. */
+interface Handshake {
+  readonly hello: HelloMessage;
+  /** Fresh for each attempt: an `auth` signed for another nonce does not verify. */
+  readonly nonce: Uint8Array;
+  /** Set while an asynchronous admission decides. */
+  admitting: boolean;
 }
 
 interface Connection {
@@ -169,8 +236,12 @@ interface Connection {
   readonly send: SendFunction;
   readonly close: CloseFunction;
   readonly bucket: TokenBucket;
-  /** Set by hello. */
+  /** The handshake under way, if any. */
+  handshake: Handshake | undefined;
+  /** Set by a successful handshake. */
   welcomed: Welcomed | undefined;
+  /** Expiry of the last credential issued (0: none). */
+  credentialExpiresAtMs: number;
   stream: StreamState | undefined;
   /** The neighbour lists last sent, to send only changes. */
   sent: NeighbourLists | undefined;
@@ -190,8 +261,15 @@ export class TrackerCore {
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #logger: Logger;
+  readonly #signer: SyncSigner;
+  readonly #checkSignature: SyncSignatureCheck;
+  readonly #admission: Admission;
+  readonly #broadcasters: readonly RegisteredBroadcaster[] | 'any';
   readonly #options: Required<
-    Omit<TrackerOptions, 'rootFanout' | 'fanout' | 'treeStripes' | 'bitrateKbps' | 'topologies'>
+    Omit<
+      TrackerOptions,
+      'rootFanout' | 'fanout' | 'treeStripes' | 'bitrateKbps' | 'topologies' | 'broadcasters'
+    >
   > & { topologies: Record<TopologyKind, TopologyFactory> };
   readonly #bitrateKbps: number | undefined;
   readonly #connections = new Map<string, Connection>();
@@ -204,6 +282,10 @@ export class TrackerCore {
     this.#clock = components.clock;
     this.#random = components.random;
     this.#logger = components.logger;
+    this.#signer = components.signer;
+    this.#checkSignature = components.checkSignature;
+    this.#admission = components.admission ?? { admit: () => ADMITTED };
+    this.#broadcasters = registrations(options.broadcasters ?? []);
     this.#options = {
       heartbeatIntervalMs: timing(
         'heartbeatIntervalMs',
@@ -216,6 +298,10 @@ export class TrackerCore {
       handshakeTimeoutMs: timing(
         'handshakeTimeoutMs',
         options.handshakeTimeoutMs ?? TRACKER_DEFAULTS.handshakeTimeoutMs,
+      ),
+      credentialTtlMs: timing(
+        'credentialTtlMs',
+        options.credentialTtlMs ?? TRACKER_DEFAULTS.credentialTtlMs,
       ),
       topology: options.topology ?? 'tree',
       topologies: {
@@ -265,7 +351,9 @@ export class TrackerCore {
       send,
       close,
       bucket: new TokenBucket(this.#options.rateLimitPerSecond, this.#options.rateLimitBurst, now),
+      handshake: undefined,
       welcomed: undefined,
+      credentialExpiresAtMs: 0,
       stream: undefined,
       sent: undefined,
       qoe: null,
@@ -291,9 +379,13 @@ export class TrackerCore {
       this.#hello(connection, message);
       return;
     }
+    if (message.type === 'auth') {
+      this.#auth(connection, message);
+      return;
+    }
     const welcomed = connection.welcomed;
     if (welcomed === undefined) {
-      this.#refuse(connection, 'out-of-order', `${message.type} before hello`);
+      this.#refuse(connection, 'out-of-order', `${message.type} before authentication`);
       return;
     }
     switch (message.type) {
@@ -305,6 +397,7 @@ export class TrackerCore {
         break;
       case 'heartbeat':
         if (message.qoe !== undefined) connection.qoe = message.qoe;
+        this.#refreshCredential(connection, welcomed);
         break;
       case 'leave':
         // Leaving when not in a stream (e.g. just after it ended) is a no-op.
@@ -337,6 +430,28 @@ export class TrackerCore {
     if (connection === undefined) return false;
     this.#logger.info('evicting peer', { peer: peerId });
     this.#drop(connection, 'evicted');
+    return true;
+  }
+
+  /**
+   * Switches a live stream to a topology of `kind` (an operator's control): builds it anew, adds
+   * the stream's viewers in their arrival order, and sends `neighbours` to every member whose
+   * lists changed. Returns false for an unknown stream.
+   */
+  setTopology(streamName: string, kind: TopologyKind): boolean {
+    const stream = this.#streams.get(streamName);
+    if (stream === undefined) return false;
+    const topology = this.#buildTopology(kind, stream.topology.rootId, stream.info);
+    for (const [id, member] of stream.members) {
+      if (member === stream.broadcaster) continue;
+      const uploadKbps = member.welcomed?.uploadKbps;
+      topology.add(uploadKbps === undefined ? { id } : { id, uploadKbps });
+    }
+    const from = stream.kind;
+    stream.kind = kind;
+    stream.topology = topology;
+    this.#logger.info('topology switched', { stream: streamName, from, to: kind });
+    this.#publish(stream, [...stream.members.keys()]);
     return true;
   }
 
@@ -389,9 +504,14 @@ export class TrackerCore {
     return undefined;
   }
 
-  #hello(connection: Connection, message: Extract<ClientMessage, { type: 'hello' }>): void {
+  /** Step 1 of the handshake: a fresh challenge for the key and role the peer announces. */
+  #hello(connection: Connection, message: HelloMessage): void {
     if (connection.welcomed !== undefined) {
-      this.#refuse(connection, 'out-of-order', 'hello already received');
+      this.#refuse(connection, 'out-of-order', 'already authenticated');
+      return;
+    }
+    if (connection.handshake?.admitting === true) {
+      this.#refuse(connection, 'out-of-order', 'authentication under way');
       return;
     }
     if (message.version !== TRACKER_PROTOCOL_VERSION) {
@@ -402,8 +522,66 @@ export class TrackerCore {
       );
       return;
     }
+    // A new hello starts a new attempt: the previous nonce, if any, is worthless from now on.
+    const nonce = this.#random.bytes(NONCE_BYTES);
+    connection.handshake = { hello: message, nonce, admitting: false };
+    connection.send({
+      type: 'challenge',
+      nonce: toBase64Url(nonce),
+      trackerKey: this.#signer.publicKey,
+    });
+  }
+
+  /** Step 2: the signed answer to this connection's challenge, then admission. */
+  #auth(connection: Connection, message: Extract<ClientMessage, { type: 'auth' }>): void {
+    const handshake = connection.handshake;
+    if (connection.welcomed !== undefined || handshake === undefined || handshake.admitting) {
+      this.#refuse(connection, 'out-of-order', 'auth without a pending challenge');
+      return;
+    }
+    const { hello, nonce } = handshake;
+    const signed = authMessage(nonce, hello.publicKey, hello.role, this.#signer.publicKey);
+    if (!this.#checkSignature(hello.publicKey, fromBase64Url(message.signature), signed)) {
+      this.#deny(connection, "the signature does not answer this connection's challenge");
+      return;
+    }
+    const verdict = hello.role === 'viewer' ? this.#admission.admit(hello.admission) : ADMITTED;
+    if (!(verdict instanceof Promise)) {
+      this.#conclude(connection, handshake, verdict);
+      return;
+    }
+    handshake.admitting = true;
+    verdict.then(
+      (settled) => {
+        this.#conclude(connection, handshake, settled);
+      },
+      (error: unknown) => {
+        this.#logger.error('admission failed', { error: errorMessage(error) });
+        this.#conclude(connection, handshake, { admitted: false, reason: 'admission failed' });
+      },
+    );
+  }
+
+  /** Step 3: welcome (AUTHENTICATED) with a fresh peer id, or refusal. */
+  #conclude(connection: Connection, handshake: Handshake, verdict: AdmissionVerdict): void {
+    // The connection may have closed, or timed out, while an asynchronous admission decided.
+    if (this.#connections.get(connection.id) !== connection || connection.handshake !== handshake) {
+      return;
+    }
+    connection.handshake = undefined;
+    if (!verdict.admitted) {
+      this.#deny(connection, `not admitted: ${verdict.reason}`);
+      return;
+    }
+    const { hello } = handshake;
     const peerId = this.#newPeerId();
-    connection.welcomed = { peerId, role: message.role, uploadKbps: message.uploadKbps };
+    connection.welcomed = {
+      peerId,
+      role: hello.role,
+      uploadKbps: hello.uploadKbps,
+      publicKey: hello.publicKey,
+      stream: verdict.stream,
+    };
     this.#peers.set(peerId, connection);
     if (connection.timer !== undefined) this.#clock.clearTimeout(connection.timer);
     this.#armLiveness(connection, this.#options.heartbeatTimeoutMs);
@@ -414,7 +592,54 @@ export class TrackerCore {
       heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       heartbeatTimeoutMs: this.#options.heartbeatTimeoutMs,
     });
-    this.#logger.debug('peer welcomed', { connection: connection.id, peer: peerId });
+    this.#logger.debug('peer authenticated', {
+      connection: connection.id,
+      peer: peerId,
+      role: hello.role,
+    });
+  }
+
+  /** A failed handshake: the peer is told why and the connection is closed. */
+  #deny(connection: Connection, reason: string): void {
+    this.#logger.info('handshake refused', { connection: connection.id, reason });
+    this.#sendError(connection, 'unauthorized', reason);
+    this.#drop(connection, 'authentication failed');
+  }
+
+  /** A credential for the member's stream, valid `credentialTtlMs` from now. */
+  #issueCredential(connection: Connection, welcomed: Welcomed, stream: string): string {
+    const expiresAtMs = this.#clock.now() + this.#options.credentialTtlMs;
+    connection.credentialExpiresAtMs = expiresAtMs;
+    return issueCredential(this.#signer, {
+      peerId: welcomed.peerId,
+      stream,
+      role: welcomed.role,
+      publicKey: welcomed.publicKey,
+      expiresAtMs,
+    });
+  }
+
+  /** Sends a member a fresh credential once half of the current one's lifetime is gone. */
+  #refreshCredential(connection: Connection, welcomed: Welcomed): void {
+    const stream = connection.stream;
+    if (stream === undefined) return;
+    const leftMs = connection.credentialExpiresAtMs - this.#clock.now();
+    if (leftMs > this.#options.credentialTtlMs / 2) return;
+    connection.send({
+      type: 'credential',
+      credential: this.#issueCredential(connection, welcomed, stream.info.stream),
+    });
+  }
+
+  /** Whether the operator registered `publicKey` to broadcast `stream`. */
+  #mayBroadcast(publicKey: string, stream: string): boolean {
+    const registered = this.#broadcasters;
+    return (
+      registered === 'any' ||
+      registered.some(
+        (r) => r.publicKey === publicKey && (r.stream === undefined || r.stream === stream),
+      )
+    );
   }
 
   #join(
@@ -434,12 +659,18 @@ export class TrackerCore {
           'malformed-message',
           'a broadcaster join carries info for its stream',
         );
+      } else if (!this.#mayBroadcast(welcomed.publicKey, message.stream)) {
+        this.#sendError(
+          connection,
+          'unauthorized',
+          `this key is not registered to broadcast ${message.stream}`,
+        );
       } else if (existing !== undefined) {
         this.#sendError(connection, 'unauthorized', `stream ${message.stream} has a broadcaster`);
       } else {
         this.#createStream(
           connection,
-          welcomed.peerId,
+          welcomed,
           message.info,
           message.topology ?? this.#options.topology,
         );
@@ -450,6 +681,8 @@ export class TrackerCore {
         'unauthorized',
         'only a broadcaster announces a stream and its topology',
       );
+    } else if (welcomed.stream !== undefined && welcomed.stream !== message.stream) {
+      this.#sendError(connection, 'unauthorized', `admitted to stream ${welcomed.stream} only`);
     } else if (existing === undefined) {
       this.#sendError(connection, 'unknown-stream', `no stream ${message.stream}`);
     } else {
@@ -459,7 +692,11 @@ export class TrackerCore {
         id: welcomed.peerId,
         ...(welcomed.uploadKbps === undefined ? {} : { uploadKbps: welcomed.uploadKbps }),
       });
-      connection.send({ type: 'joined', info: existing.info });
+      connection.send({
+        type: 'joined',
+        info: existing.info,
+        credential: this.#issueCredential(connection, welcomed, message.stream),
+      });
       this.#logger.info('peer joined', { stream: message.stream, peer: welcomed.peerId });
       this.#publish(existing, affected);
     }
@@ -467,18 +704,15 @@ export class TrackerCore {
 
   #createStream(
     connection: Connection,
-    peerId: string,
+    welcomed: Welcomed,
     info: StreamInfo,
     kind: TopologyKind,
   ): void {
-    const bitrateKbps = info.bitrateKbps ?? this.#bitrateKbps;
+    const { peerId } = welcomed;
     const stream: StreamState = {
       info,
       kind,
-      topology: this.#options.topologies[kind](
-        peerId,
-        bitrateKbps === undefined ? {} : { bitrateKbps },
-      ),
+      topology: this.#buildTopology(kind, peerId, info),
       backupParents: new Map(),
       backupChildren: new Map(),
       broadcaster: connection,
@@ -486,13 +720,23 @@ export class TrackerCore {
     };
     this.#streams.set(info.stream, stream);
     connection.stream = stream;
-    connection.send({ type: 'joined', info });
+    connection.send({
+      type: 'joined',
+      info,
+      credential: this.#issueCredential(connection, welcomed, info.stream),
+    });
     this.#logger.info('stream created', {
       stream: info.stream,
       broadcaster: peerId,
       topology: kind,
     });
     this.#publish(stream, [peerId]);
+  }
+
+  /** A new, empty topology of `kind` rooted at the broadcaster, with the stream's bitrate. */
+  #buildTopology(kind: TopologyKind, rootId: string, info: StreamInfo): Topology {
+    const bitrateKbps = info.bitrateKbps ?? this.#bitrateKbps;
+    return this.#options.topologies[kind](rootId, bitrateKbps === undefined ? {} : { bitrateKbps });
   }
 
   #signal(
@@ -723,4 +967,18 @@ function count(name: string, value: number): number {
     );
   }
   return value;
+}
+
+/** Checks the operator's broadcaster registrations once, at construction. */
+function registrations(
+  value: readonly RegisteredBroadcaster[] | 'any',
+): readonly RegisteredBroadcaster[] | 'any' {
+  if (value === 'any') return value;
+  for (const r of value) {
+    rawKey(r.publicKey);
+    if (r.stream !== undefined && !STREAM_ID_PATTERN.test(r.stream)) {
+      throw new SwarmcastError('invalid-argument', `not a stream id: ${r.stream}`);
+    }
+  }
+  return [...value];
 }
