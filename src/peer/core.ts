@@ -181,6 +181,11 @@ const JOIN_RETRY_MS = 1000;
 const ORIGIN_AVAILABILITY_SLACK_MS = 300;
 /** Minimum time between two origin fetches of the same chunk. */
 const ORIGIN_RETRY_MS = 250;
+/**
+ * How far behind the newest chunk a re-parented child holds its new parent pushes the chunks of
+ * its stripe the child lacks (see `#pushMissed`).
+ */
+const REPAIR_PUSH_MS = 2000;
 /** The HAVE bitmap of one chunk. */
 const ANNOUNCE_ONE = new Uint8Array([0x80]);
 
@@ -746,6 +751,7 @@ export class PeerCore {
       }
       case FrameType.Subscribe:
         state.stripe = { index: frame.index, count: frame.count };
+        this.#pushMissed(state);
         return;
       case FrameType.Cancel:
         // Chunks are queued whole; a late cancel costs at most one chunk of upload.
@@ -878,6 +884,30 @@ export class PeerCore {
     }
   }
 
+  /**
+   * A child that (re)subscribed gets the recent chunks of its stripe that its HAVE map lacks: after
+   * a repair the chunks its stripe missed flow down the new parent, one copy per link, instead of
+   * every orphan in the subtree pulling them from neighbours that lack them too, or the origin. A
+   * newcomer (empty HAVE map) starts at the live edge and gets nothing old.
+   */
+  #pushMissed(state: PeerLinkState): void {
+    const info = this.#info;
+    let newestHeld = -1;
+    let oldestHeld = Infinity;
+    for (const seq of state.remoteHas) {
+      newestHeld = Math.max(newestHeld, seq);
+      oldestHeld = Math.min(oldestHeld, seq);
+    }
+    if (info === undefined || newestHeld < 0) return;
+    const back = Math.ceil(REPAIR_PUSH_MS / info.chunkDurationMs);
+    for (let seq = Math.max(oldestHeld, newestHeld - back); seq <= this.#store.newestSeq; seq++) {
+      const chunk = this.#store.get(seq);
+      if (chunk !== undefined && state.subscribed(seq) && !state.remoteHas.has(seq)) {
+        this.#send(state, chunk, 0);
+      }
+    }
+  }
+
   /** A one-chunk HAVE: 17 bytes. */
   #announce(state: PeerLinkState, seq: number): void {
     state.enqueue(
@@ -972,10 +1002,17 @@ export class PeerCore {
     }
   }
 
-  /** Whether chunk `seq` will not be pushed: no parent for its stripe, or it was skipped. */
+  /**
+   * Whether chunk `seq` will not be pushed: no parent for its stripe, or a later chunk of its
+   * stripe came (parents push a stripe in order, so it was skipped).
+   */
   #overdue(seq: number): boolean {
+    if (!this.#stripeParentGreeted(seq)) return true;
     const stripes = Math.max(1, this.#neighbours.parents.length);
-    return !this.#stripeParentGreeted(seq) || this.#store.has(seq + stripes);
+    for (let later = seq + stripes; later <= this.#store.newestSeq; later += stripes) {
+      if (this.#store.has(later)) return true;
+    }
+    return false;
   }
 
   #allParentsGreeted(): boolean {

@@ -1,6 +1,6 @@
 /**
- * A model of a live player, driven by the caller's clock: it picks a start position at the live
- * edge minus a target latency, starts when enough media is buffered, plays chunk after chunk in
+ * A model of a live player, driven by the caller's clock: it starts at the newest chunk it has,
+ * planned to play a target latency behind its capture, starts when enough media is buffered, plays chunk after chunk in
  * real time, stalls when the chunk at the playhead is missing, and jumps back toward live after a
  * long stall. Node peers use it in place of a video element; it measures what a viewer would see.
  * Pure: every method takes the current time.
@@ -98,7 +98,7 @@ export class PlaybackModel {
   /** Records that a chunk is available (verified and stored), then advances. */
   add(chunk: PlayableChunk, nowMs: number): void {
     this.#available.set(chunk.seq, chunk);
-    if (this.#state === 'idle') this.#chooseStart(nowMs);
+    if (this.#state === 'idle') this.#chooseStart();
     this.tick(nowMs);
   }
 
@@ -158,7 +158,7 @@ export class PlaybackModel {
         }
         if (nowMs - (this.#stallStartedAt ?? nowMs) >= this.#options.liveJumpAfterStallMs) {
           const from = this.#seq;
-          this.#chooseStart(nowMs);
+          this.#chooseStart();
           this.#skipped += Math.max(0, this.#seq - from);
           continue;
         }
@@ -200,23 +200,21 @@ export class PlaybackModel {
   }
 
   /**
-   * Picks the start position from the newest chunk known: the oldest chunk captured no earlier
-   * than `targetLatencyMs` ago (extrapolated back at the nominal chunk duration), and plans to
-   * begin it exactly `targetLatencyMs` after its capture.
+   * Picks the start position: the newest chunk known, planned to begin exactly `targetLatencyMs`
+   * after its capture. Older chunks are not fetched to start sooner: every viewer that joins
+   * would otherwise pull seconds of stream at once from its neighbours or the origin, and a
+   * swarm that fills up (or a wave of newcomers under churn) would saturate both.
    */
-  #chooseStart(nowMs: number): void {
+  #chooseStart(): void {
     let newest: PlayableChunk | undefined;
     for (const chunk of this.#available.values()) {
       if (newest === undefined || chunk.seq > newest.seq) newest = chunk;
     }
     if (newest === undefined) return;
-    const { targetLatencyMs, chunkDurationMs } = this.#options;
-    const back = Math.floor((targetLatencyMs - (nowMs - newest.captureTimeMs)) / chunkDurationMs);
-    const stepsBack = Math.max(0, Math.min(back, newest.seq));
-    this.#seq = newest.seq - stepsBack;
+    this.#seq = newest.seq;
     this.#state = 'buffering';
     this.#readyAt = null;
-    this.#at = newest.captureTimeMs - stepsBack * chunkDurationMs + targetLatencyMs;
+    this.#at = newest.captureTimeMs + this.#options.targetLatencyMs;
   }
 
   #bufferedFrom(seq: number): boolean {

@@ -12,24 +12,35 @@ const options: PlaybackOptions = {
 const chunk = (seq: number) => ({ seq, durationMs: 500, captureTimeMs: seq * 500 });
 
 describe('PlaybackModel', () => {
-  it('starts at the live edge minus the target latency once the start buffer is held', () => {
-    // A viewer created at t=5200 receives chunk 9 (captured at 4500): the start is the chunk
-    // captured 2 s before now or later, extrapolated back at 500 ms a chunk.
+  it('starts at the newest chunk it has, the target latency after its capture, once the start buffer is held', () => {
+    // A viewer created at t=5200 receives chunk 9 (captured at 4500): it starts there, planned
+    // for 4500 + 2000, and does not go back for older chunks.
     const model = new PlaybackModel(options, 5200);
     model.add(chunk(9), 5200);
     expect(model.state).toBe('buffering');
-    expect(model.playheadSeq).toBe(7);
-    // 7 and 8 arrive; playback begins exactly 2 s after chunk 7 was captured (3500 + 2000).
-    model.add(chunk(7), 5250);
-    model.add(chunk(8), 5260);
-    model.tick(5499);
+    expect(model.playheadSeq).toBe(9);
+    expect(model.dueTime(9, 5200)).toBe(6500);
+    expect(model.dueTime(8, 5200)).toBeNull();
+    // 10 completes the start buffer (1000 ms); playback begins at 6500, not before.
+    model.add(chunk(10), 5300);
+    model.tick(6499);
     expect(model.state).toBe('buffering');
-    model.tick(5500);
+    model.tick(6500);
     expect(model.state).toBe('playing');
-    const report = model.report(5500);
-    expect(report.startupMs).toBe(300);
+    const report = model.report(6500);
+    expect(report.startupMs).toBe(1300);
     expect(report.latencyMs).toBe(2000);
     expect(report.chunksPlayed).toBe(1);
+  });
+
+  it('starts late when the start buffer completes after the planned time', () => {
+    const model = new PlaybackModel(options, 0);
+    model.add(chunk(4), 1000);
+    model.tick(4100); // planned for 2000 + 2000 = 4000; chunk 5 is missing
+    expect(model.state).toBe('buffering');
+    model.add(chunk(5), 4200);
+    expect(model.state).toBe('playing');
+    expect(model.report(4200).latencyMs).toBe(2200);
   });
 
   it('plays chunk after chunk in real time when each arrives before its turn', () => {
