@@ -57,6 +57,8 @@ export interface LocalSwarmOptions {
   topology: TopologyKind;
   /** Stripes of the tree (2 or more: a multi-tree). @default DEFAULTS.treeStripes */
   treeStripes: number;
+  /** Children of the broadcaster in the tree (in each stripe's). @default DEFAULTS.rootFanout */
+  rootFanout: number;
   /** Log level of the peer processes. @default 'warn' */
   peerLogLevel: LogLevel;
   /** Pause between two peer starts, so they do not all start in the same instant. @default 200 */
@@ -86,6 +88,7 @@ export const LOCAL_SWARM_DEFAULTS: LocalSwarmOptions = {
   targetLatencyMs: DEFAULTS.targetLatencyMs,
   topology: 'tree',
   treeStripes: DEFAULTS.treeStripes,
+  rootFanout: DEFAULTS.rootFanout,
   peerLogLevel: 'warn',
   peerStartIntervalMs: 200,
   admission: { mode: 'open' },
@@ -203,6 +206,7 @@ export class LocalSwarm {
         broadcasters: [{ publicKey: publicKeyToBase64Url(keys), stream: o.stream }],
         admission: o.admission,
         treeStripes: o.treeStripes,
+        rootFanout: o.rootFanout,
         monitor: {
           bundle: await loadMonitorBundle(),
           stats: () => ({

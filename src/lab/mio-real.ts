@@ -21,6 +21,7 @@ import { deriveSeed } from '../sim/engine.js';
 import { pipelineFigures } from './figures.js';
 import { LocalSwarm, type LocalSwarmSummary } from './local-swarm.js';
 import {
+  MIO_ROOT_FANOUT,
   MIO_TREE_STRIPES,
   mioFailureSchedule,
   mioRecord,
@@ -117,6 +118,7 @@ export async function runMioRealOnce(
       peers: spec.peers,
       topology: spec.topology,
       treeStripes: MIO_TREE_STRIPES,
+      rootFanout: MIO_ROOT_FANOUT,
       ...MIO_REAL_PICTURE,
       videoKbps: options.bitrateKbps,
       chunkDurationMs: options.chunkDurationMs,

@@ -35,6 +35,12 @@ import type { PipelineFigures } from './figures.js';
  */
 export const MIO_TREE_STRIPES = 2;
 
+/**
+ * The broadcaster (10 Mbps up) feeds three nodes in each stripe of the lab's tree: a failure of
+ * one of them cuts a third of a stripe rather than all of it, and the trees are a level shallower.
+ */
+export const MIO_ROOT_FANOUT = 3;
+
 /** Machines in the paper's experiment. */
 export const PAPER_PEERS = 83;
 
@@ -174,7 +180,11 @@ export async function runMioOnce(options: MioLabOptions, spec: MioRunSpec): Prom
       serverUploadKbps: options.serverUploadKbps,
       joinWindowMs: options.joinWindowMs,
       chunkDurationMs: options.chunkDurationMs,
-      tracker: { topology: spec.topology, treeStripes: MIO_TREE_STRIPES },
+      tracker: {
+        topology: spec.topology,
+        treeStripes: MIO_TREE_STRIPES,
+        rootFanout: MIO_ROOT_FANOUT,
+      },
       peer: { targetLatencyMs: options.targetLatencyMs },
     },
   );

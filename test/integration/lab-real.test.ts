@@ -19,10 +19,10 @@ const PEERS = 12;
 const RATE_PER_S = 1;
 const FAILURE_WINDOW_MS = 30_000;
 /**
- * Long enough after its process started for a replacement to be playing (it starts once it holds
- * `startBufferMs` of media, about a second after joining).
+ * Long enough after its process started for a replacement to be playing: it starts at the newest
+ * chunk it gets, `targetLatencyMs` after that chunk's capture, so a couple of seconds beyond that.
  */
-const REPLACEMENT_PLAYING_AFTER_MS = 2500;
+const REPLACEMENT_PLAYING_AFTER_MS = MIO_LAB_DEFAULTS.targetLatencyMs + 2500;
 /**
  * Replacements that must have lived that long. Fewer than the failures: the victims are drawn
  * uniformly, so some replacements are killed young, and on a busy 2-core machine a Node process

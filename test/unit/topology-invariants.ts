@@ -190,3 +190,53 @@ export function randomWalk(
   check(options.steps);
   return { problems, peak };
 }
+
+/** A topology that deals chunks into stripes, each with its own tree. */
+export interface Striped {
+  readonly rootId: string;
+  readonly stripes: number;
+  stripeParentOf(s: number, id: string): string | undefined;
+}
+
+/** Per stripe: a tree (no cycle, every viewer reaches the root) with parents within capacity. */
+export function stripeProblems(
+  tree: Striped,
+  viewers: ReadonlySet<string>,
+  maxStripeChildren: (id: string) => number,
+): string[] {
+  const out: string[] = [];
+  const all = [tree.rootId, ...viewers];
+  for (let s = 0; s < tree.stripes; s++) {
+    const children = new Map<string, string[]>(all.map((id) => [id, []]));
+    for (const id of viewers) {
+      const parent = tree.stripeParentOf(s, id);
+      if (parent === undefined) out.push(`${id} has no parent in stripe ${s}`);
+      else children.get(parent)?.push(id);
+    }
+    if (!acyclic(all, (id) => children.get(id) ?? [])) out.push(`a cycle in stripe ${s}`);
+    const reached = new Set<string>();
+    const queue = [tree.rootId];
+    for (const id of queue)
+      for (const child of children.get(id) ?? []) {
+        if (!reached.has(child)) {
+          reached.add(child);
+          queue.push(child);
+        }
+      }
+    if (reached.size !== viewers.size) out.push(`stripe ${s} reaches ${reached.size} viewers`);
+    for (const [id, list] of children) {
+      if (id !== tree.rootId && list.length > maxStripeChildren(id)) {
+        out.push(`${id} feeds ${list.length} in stripe ${s}, over ${maxStripeChildren(id)}`);
+      }
+    }
+  }
+  // Each node feeds in its home stripe only (the root aside).
+  for (const id of viewers) {
+    let feeding = 0;
+    for (let s = 0; s < tree.stripes; s++) {
+      if ([...viewers].some((other) => tree.stripeParentOf(s, other) === id)) feeding++;
+    }
+    if (feeding > 1) out.push(`${id} feeds in ${feeding} stripes`);
+  }
+  return out;
+}

@@ -10,6 +10,13 @@ export interface StripedTreeOptions {
   fanout: number;
   /** Stream bitrate; with a node's upload it bounds the stripe-children it feeds. */
   bitrateKbps: number | undefined;
+  /**
+   * The home stripe of a joining node, fixed for its life. Absent: the stripe with the fewest
+   * home nodes, and a leave that unbalances the stripes moves one node across.
+   */
+  homeOf?: (id: string) => number;
+  /** Interior nodes near a leaf, preferred as its parent while one has a free slot. */
+  near?: (leaf: string, parent: string) => boolean;
 }
 
 /** One stripe's tree. */
@@ -79,7 +86,7 @@ export class StripedTreeTopology implements Topology {
     }
     const touched = new Set<string>([node.id]);
     this.#upload.set(node.id, node.uploadKbps);
-    const home = this.#smallestStripe();
+    const home = this.#o.homeOf?.(node.id) ?? this.#smallestStripe();
     this.#home.set(node.id, home);
     this.#appendInterior(home, node.id, touched);
     for (let s = 0; s < this.#stripes.length; s++) {
@@ -101,7 +108,7 @@ export class StripedTreeTopology implements Topology {
     }
     this.#home.delete(id);
     this.#upload.delete(id);
-    this.#rebalance(touched);
+    if (this.#o.homeOf === undefined) this.#rebalance(touched);
     touched.delete(id);
     return this.#affected(touched);
   }
@@ -191,6 +198,35 @@ export class StripedTreeTopology implements Topology {
         this.#placeLeaf(s, leaf, touched);
       }
     }
+    this.#relieve(s, touched);
+  }
+
+  /**
+   * Moves leaves off interior nodes of stripe `s` that feed more than their slots while another
+   * has room: over-full nodes are left when a stripe had too few home nodes for its leaves (with
+   * `homeOf`, homes follow the caller, not the balance), and room comes with each new one.
+   */
+  #relieve(s: number, touched: Set<string>): void {
+    const stripe = this.#stripe(s);
+    for (let index = 1; index < stripe.interior.length; index++) {
+      const id = stripe.interior[index] ?? '';
+      const leaves = stripe.leaves.get(id);
+      while (
+        leaves !== undefined &&
+        leaves.size > 0 &&
+        this.#used(stripe, index) > this.#slots(id)
+      ) {
+        const room = stripe.interior.some(
+          (other, i) => i > 0 && other !== id && this.#used(stripe, i) < this.#slots(other),
+        );
+        if (!room) return;
+        const leaf = [...leaves][leaves.size - 1] ?? '';
+        leaves.delete(leaf);
+        stripe.leafParent.delete(leaf);
+        touched.add(id);
+        this.#placeLeaf(s, leaf, touched, id);
+      }
+    }
   }
 
   /** Fills the hole `id` leaves in stripe `s`'s heap with the last interior node. */
@@ -246,10 +282,13 @@ export class StripedTreeTopology implements Topology {
     const fill = (candidate: string): number =>
       this.#used(stripe, this.#indexIn(stripe, candidate)) / this.#slots(candidate);
     // The least full, the shallowest on ties: leaves spread evenly, so no node sends a chunk to
-    // many children one after the other while others send to few.
+    // many children one after the other while others send to few. Near ones with a free slot
+    // first, when nearness is given.
+    const near = this.#o.near;
+    const open = near === undefined ? [] : pool.filter((c) => near(id, c) && fill(c) < 1);
     let parent: string | undefined;
     let least = Infinity;
-    for (const candidate of pool.length > 0 ? pool : candidates) {
+    for (const candidate of open.length > 0 ? open : pool.length > 0 ? pool : candidates) {
       const f = fill(candidate);
       if (f < least) {
         least = f;

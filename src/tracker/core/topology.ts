@@ -69,6 +69,9 @@ export interface Topology {
 /** Creates the topology of a new stream, rooted at its broadcaster. */
 export type TopologyFactory = (rootId: string, context?: TopologyContext) => Topology;
 
+/** Most stripes of a multi-tree or a mesh. */
+export const MAX_STRIPES = 8;
+
 /** Options every capacity-aware topology shares. */
 export interface CapacityOptions {
   /**

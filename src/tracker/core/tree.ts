@@ -2,6 +2,7 @@ import { DEFAULTS } from '../../common/defaults.js';
 import { SwarmcastError } from '../../common/errors.js';
 import { StripedTreeTopology } from './striped-tree.js';
 import {
+  MAX_STRIPES,
   validBitrate,
   validCount,
   validFanout,
@@ -12,7 +13,6 @@ import {
 } from './topology.js';
 
 /** Most stripes of a multi-tree (a child's parents; the peer protocol allows up to 255). */
-const MAX_STRIPES = 8;
 
 /** Tree defaults. */
 export const TREE_DEFAULTS = {
