@@ -108,15 +108,17 @@ export class PlaybackModel {
   }
 
   /**
-   * The time the chunk `seq` is expected to start playing, given the state now; null when it is
-   * behind the playhead or no start position is chosen yet.
+   * The time the chunk `seq` is needed by, given the state now; null when it is behind the
+   * playhead or no start position is chosen yet. While buffering, every chunk of the start buffer
+   * is needed by the start (playback waits for all of them), later ones when they play.
    */
   dueTime(seq: number, nowMs: number): number | null {
     if (this.#state === 'idle' || seq < this.#seq) return null;
-    const ahead = (seq - this.#seq) * this.#options.chunkDurationMs;
+    const { chunkDurationMs, startBufferMs } = this.#options;
+    const ahead = (seq - this.#seq) * chunkDurationMs;
     switch (this.#state) {
       case 'buffering':
-        return Math.max(this.#at, nowMs) + ahead;
+        return Math.max(this.#at, nowMs) + (ahead < startBufferMs ? 0 : ahead);
       case 'playing':
         return seq === this.#seq
           ? this.#at

@@ -21,6 +21,9 @@ describe('PlaybackModel', () => {
     expect(model.playheadSeq).toBe(9);
     expect(model.dueTime(9, 5200)).toBe(6500);
     expect(model.dueTime(8, 5200)).toBeNull();
+    // The start buffer (9 and 10) is needed by the start; 11 when it plays.
+    expect(model.dueTime(10, 5200)).toBe(6500);
+    expect(model.dueTime(11, 5200)).toBe(7500);
     // 10 completes the start buffer (1000 ms); playback begins at 6500, not before.
     model.add(chunk(10), 5300);
     model.tick(6499);
@@ -38,6 +41,8 @@ describe('PlaybackModel', () => {
     model.add(chunk(4), 1000);
     model.tick(4100); // planned for 2000 + 2000 = 4000; chunk 5 is missing
     expect(model.state).toBe('buffering');
+    // Late: the missing chunk of the start buffer is due now, not a chunk's length from now.
+    expect(model.dueTime(5, 4100)).toBe(4100);
     model.add(chunk(5), 4200);
     expect(model.state).toBe('playing');
     expect(model.report(4200).latencyMs).toBe(2200);
