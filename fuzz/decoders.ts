@@ -35,6 +35,7 @@ import {
 import {
   MAX_ADMISSION_CHARS,
   MAX_NEIGHBOURS,
+  REPORT_REASONS,
   TOPOLOGY_KINDS,
   clientMessageSchema,
   decodeClientMessage,
@@ -297,6 +298,15 @@ const clientMessage: fc.Arbitrary<ClientMessage> = fc.oneof(
   fc.record({ type: fc.constant('signal' as const), to: peerId, data: signalData }),
   fc.record({ type: fc.constant('heartbeat' as const), qoe }, { requiredKeys: ['type'] }),
   fc.record({ type: fc.constant('leave' as const) }),
+  fc.record(
+    {
+      type: fc.constant('report' as const),
+      peer: peerId,
+      reason: fc.constantFrom(...REPORT_REASONS),
+      seq: fc.integer({ min: 0, max: 0xffff_ffff }),
+    },
+    { requiredKeys: ['type', 'peer', 'reason'] },
+  ),
 );
 
 const peerIds = fc.array(peerId, { maxLength: 8 });
@@ -324,6 +334,7 @@ const trackerMessage: fc.Arbitrary<TrackerMessage> = fc.oneof(
     ),
   }),
   fc.record({ type: fc.constant('signal' as const), from: peerId, data: signalData }),
+  fc.record({ type: fc.constant('revoked' as const), peer: peerId }),
   fc.record({
     type: fc.constant('error' as const),
     code: fc.constantFrom(...trackerErrorCodeSchema.options),

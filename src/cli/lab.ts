@@ -2,6 +2,7 @@
  * `swarmcast lab mio`: the MioStream experiment grid on the simulator or over real processes,
  * with its report.
  */
+import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import { errorMessage } from '../common/errors.js';
 import type { LogLevel } from '../common/logger.js';
@@ -18,6 +19,7 @@ import {
 } from '../lab/mio.js';
 import { mioRealNotes, runMioRealLab, type MioRealTick } from '../lab/mio-real.js';
 import { shutdownRtc } from '../transport/rtc.node.js';
+import { registerLabAttackCommand } from './lab-attack.js';
 import { parseLogLevel, stderrLogger } from './log.js';
 import { parseDuration, parseNonNegativeInt, parsePositiveInt } from './options.js';
 import { untilSignal } from './signals.js';
@@ -38,6 +40,7 @@ interface LabMioCommandOptions {
   uploadKbps: number;
   downloadKbps: number;
   peerLogLevel: LogLevel;
+  jobs: number;
 }
 
 /** Without a TTY, a progress line at most this often (and at the end). */
@@ -125,6 +128,7 @@ function progressReporter(
 
 export function registerLabCommand(program: Command): void {
   const lab = program.command('lab').description('experiments that reproduce published results');
+  registerLabAttackCommand(lab);
   lab
     .command('mio')
     .description(
@@ -185,6 +189,12 @@ export function registerLabCommand(program: Command): void {
       MIO_LAB_DEFAULTS.viewerDownloadKbps,
     )
     .option(
+      '--jobs <n>',
+      'sim mode: runs simulated side by side, in worker threads (the results are the same for any number)',
+      parsePositiveInt,
+      availableParallelism(),
+    )
+    .option(
       '--peer-log-level <level>',
       'real mode: log level of the viewer processes (to stderr)',
       parseLogLevel,
@@ -210,7 +220,14 @@ export function registerLabCommand(program: Command): void {
       let notes: string[] | undefined;
       let failure: string | undefined;
       if (flags.mode === 'sim') {
-        records = await runMioLab(options, progress.update);
+        try {
+          records = await runMioLab(options, progress.update, flags.jobs);
+        } catch (error) {
+          progress.end();
+          process.stderr.write(`swarmcast lab mio: ${errorMessage(error)}\n`);
+          process.exitCode = 1;
+          return;
+        }
       } else {
         // Ctrl-C or SIGTERM stops the run in progress, with every process it started.
         const interrupted = new AbortController();

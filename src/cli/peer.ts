@@ -1,8 +1,9 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { errorMessage } from '../common/errors.js';
 import type { LogLevel } from '../common/logger.js';
 import { DEFAULTS } from '../common/defaults.js';
-import { isStopRequest, type PeerProcessReport } from '../lab/ipc.js';
+import { ATTACK_MODES, attackTracker, attackTransport, type AttackMode } from '../lab/attacks.js';
+import { isStopRequest, type PeerProcessReport, type PolluterActivity } from '../lab/ipc.js';
 import { createNodePeer } from '../peer/peer.node.js';
 import { parseLogLevel, stderrLogger } from './log.js';
 import { ADMISSION_ENV, parseDuration, parsePositiveInt, parseStreamId } from './options.js';
@@ -18,9 +19,18 @@ interface PeerCommandOptions {
   logLevel: LogLevel;
   name?: string;
   admission?: string;
+  attack?: AttackMode;
 }
 
 const REPORT_INTERVAL_MS = 1000;
+
+function parseAttackMode(value: string): AttackMode {
+  const mode = ATTACK_MODES.find((m) => m === value);
+  if (mode === undefined) {
+    throw new InvalidArgumentError(`expected one of ${ATTACK_MODES.join(', ')}`);
+  }
+  return mode;
+}
 
 export function registerPeerCommand(program: Command): void {
   program
@@ -43,6 +53,11 @@ export function registerPeerCommand(program: Command): void {
       '--admission <secret-or-token>',
       `the join secret or JWT the tracker asks for (env ${ADMISSION_ENV})`,
     )
+    .option(
+      '--attack <mode>',
+      `run as a polluter, for tests and the lab: ${ATTACK_MODES.join(', ')} (docs/SECURITY.md)`,
+      parseAttackMode,
+    )
     .action((options: PeerCommandOptions) => {
       runPeer(options);
     });
@@ -54,8 +69,31 @@ function runPeer(options: PeerCommandOptions): void {
   const logger = stderrLogger(namespace, options.logLevel);
   const startedAt = Date.now();
   const cpuAtStart = process.cpuUsage();
+  const mode = options.attack;
+  let activity: PolluterActivity | undefined;
+  const onAttack = (attack: AttackMode): void => {
+    activity = {
+      mode: attack,
+      harmful: (activity?.harmful ?? 0) + 1,
+      firstHarmfulAtMs: activity?.firstHarmfulAtMs ?? Date.now(),
+    };
+  };
+  if (mode !== undefined) {
+    activity = { mode, harmful: 0, firstHarmfulAtMs: null };
+    logger.warn('running as a polluter: what this peer sends is rewritten', { attack: mode });
+  }
   const peer = createNodePeer(
-    { logger },
+    {
+      logger,
+      ...(mode === undefined
+        ? {}
+        : {
+            decorate: {
+              transport: (factory) => attackTransport(mode, factory, onAttack),
+              tracker: (factory) => attackTracker(mode, factory, onAttack),
+            },
+          }),
+    },
     {
       stream: options.stream,
       trackerUrl: options.tracker,
@@ -75,6 +113,7 @@ function runPeer(options: PeerCommandOptions): void {
       children: peer.children,
       cpuMs: (cpu.user + cpu.system) / 1000,
       wallMs: Date.now() - startedAt,
+      ...(activity === undefined ? {} : { attack: activity }),
     };
   };
   let stopping = false;

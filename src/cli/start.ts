@@ -3,7 +3,7 @@ import { DEFAULTS } from '../common/defaults.js';
 import { errorMessage } from '../common/errors.js';
 import type { LogLevel } from '../common/logger.js';
 import { pipelineFigures, type PipelineFigures } from '../lab/figures.js';
-import { LocalSwarm, LOCAL_SWARM_DEFAULTS, type LocalSwarmSummary } from '../lab/local-swarm.js';
+import { LocalSwarm, LOCAL_SWARM_DEFAULTS, type LocalSwarmResult } from '../lab/local-swarm.js';
 import { parseLogLevel, stderrLogger } from './log.js';
 import {
   admissionFromFlags,
@@ -133,7 +133,7 @@ async function runStart(options: StartOptions): Promise<number> {
   return 0;
 }
 
-function printSummary(summary: LocalSwarmSummary): void {
+function printSummary(summary: LocalSwarmResult): void {
   const rows = summary.peers.flatMap((p) =>
     p.report === undefined
       ? []
@@ -141,6 +141,24 @@ function printSummary(summary: LocalSwarmSummary): void {
   );
   const f = pipelineFigures(summary);
   process.stdout.write(`\n${formatQoeTable(rows)}\n${headline(f)}\n`);
+  if (summary.polluters.length > 0) process.stdout.write(pollutersSummary(summary));
+}
+
+/** The polluters started from the monitor: apart from the honest viewers' table and figures. */
+function pollutersSummary(summary: LocalSwarmResult): string {
+  const rows = summary.polluters.flatMap((p) =>
+    p.report === undefined
+      ? []
+      : [{ name: `polluter ${p.index} (${p.mode}) ${p.peerId ?? ''}`.trim(), report: p.report }],
+  );
+  const lines = summary.polluters.map((p) => {
+    const fate =
+      p.removedReason === null
+        ? 'not removed by the tracker'
+        : `removed by the tracker (${p.removedReason})${p.evictionMs === null ? '' : ` ${(p.evictionMs / 1000).toFixed(1)} s after its first`}`;
+    return `polluter ${p.index} (${p.mode}): ${p.harmful} harmful messages, ${fate}`;
+  });
+  return `\npolluters (not in the figures above):\n${formatQoeTable(rows)}\n${lines.join('\n')}\n`;
 }
 
 function headline(f: PipelineFigures): string {

@@ -1,5 +1,15 @@
 /** Messages between a swarm runner and the peer processes it forks (Node IPC channel). */
 import type { PeerStats } from '../peer/core.js';
+import type { AttackMode } from './attacks.js';
+
+/** What a polluting peer process (`swarmcast peer --attack MODE`) has done. */
+export interface PolluterActivity {
+  readonly mode: AttackMode;
+  /** Harmful messages sent (bad chunks, bad frames, flood messages). */
+  readonly harmful: number;
+  /** Wall-clock time (ms since the epoch) of the first one; null before any. */
+  readonly firstHarmfulAtMs: number | null;
+}
 
 /** A peer process's figures, sent every second and once more when it stops. */
 export interface PeerProcessReport {
@@ -12,6 +22,8 @@ export interface PeerProcessReport {
   readonly cpuMs: number;
   /** Wall time since the process started. */
   readonly wallMs: number;
+  /** Present when the process is a polluter. */
+  readonly attack?: PolluterActivity;
 }
 
 /** Asks a peer process to leave gracefully, send its final report and exit. */

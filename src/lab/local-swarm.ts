@@ -16,7 +16,13 @@ import type { Logger, LogLevel } from '../common/logger.js';
 import { CryptoRandom } from '../common/random.js';
 import { generateSigningKeyPair, keyPairSigner, publicKeyToBase64Url } from '../crypto/keys.js';
 import { loadMonitorBundle } from '../monitor/bundle.node.js';
-import type { FailureInjection, FailureSetting } from '../monitor/messages.js';
+import type {
+  AttackRequest,
+  AttackStatus,
+  FailureInjection,
+  FailureSetting,
+  PolluterStatus,
+} from '../monitor/messages.js';
 import { OriginStore } from '../origin/store.js';
 import { OriginServer } from '../origin/server.js';
 import type { PeerCore, PeerStats } from '../peer/core.js';
@@ -25,6 +31,7 @@ import type { StreamInfo, TopologyKind } from '../protocol/tracker.js';
 import type { AdmissionOptions } from '../tracker/admission.js';
 import { TrackerServer } from '../tracker/server.js';
 import type { TrackerSnapshot } from '../tracker/core/tracker-core.js';
+import type { AttackMode } from './attacks.js';
 import { failureSequence, type ScheduledFailure } from './failures.js';
 import { ADMISSION_ENV } from '../cli/options.js';
 import { isPeerProcessReport, type PeerProcessReport, type StopRequest } from './ipc.js';
@@ -121,14 +128,23 @@ export interface PeerProcessView {
   readonly report: PeerProcessReport | undefined;
 }
 
+/** A polluting viewer process (`startAttack`): its process and what became of it. */
+export interface PolluterProcessView extends PeerProcessView, PolluterStatus {}
+
 export interface LocalSwarmSummary {
   readonly durationMs: number;
+  /** The honest viewer processes (polluters are apart: `LocalSwarmResult`). */
   readonly peers: readonly PeerProcessView[];
   /** The broadcaster's node in the overlay; null if it never started. */
   readonly broadcaster: PeerStats | null;
   /** Bytes of media (segments, init, chunks) the origin sent. */
   readonly originBytesSent: number;
   readonly chunksPublished: number;
+}
+
+/** What `stop()` returns: the summary, and the polluting processes (`startAttack`) apart. */
+export interface LocalSwarmResult extends LocalSwarmSummary {
+  readonly polluters: readonly PolluterProcessView[];
 }
 
 /** What `replacePeer` did, by process index. */
@@ -153,6 +169,10 @@ interface PeerProcess {
   readonly exited: Promise<void>;
 }
 
+interface PolluterProcess extends PeerProcess {
+  readonly mode: AttackMode;
+}
+
 /** How long a peer gets to send its final report before it is killed. */
 const PEER_STOP_TIMEOUT_MS = 5000;
 
@@ -161,6 +181,9 @@ export class LocalSwarm {
   readonly #o: LocalSwarmOptions;
   readonly #events: Emitter<LocalSwarmEvents>;
   readonly #peers: PeerProcess[] = [];
+  readonly #polluters: PolluterProcess[] = [];
+  /** Peers whose connection the tracker closed itself, with when and why. */
+  readonly #removed = new Map<string, { atMs: number; reason: string }>();
   #origin: OriginServer | undefined;
   #tracker: TrackerServer | undefined;
   #broadcaster: Broadcaster | undefined;
@@ -218,9 +241,16 @@ export class LocalSwarm {
             set: (setting) => this.injectFailures(setting),
             status: () => this.#failures,
           },
+          attack: {
+            start: (request) => this.startAttack(request),
+            status: () => this.attackStatus(),
+          },
         },
       },
     );
+    this.#tracker.on('peer:removed', ({ peerId, reason }) => {
+      this.#removed.set(peerId, { atMs: Date.now(), reason });
+    });
     const trackerUrl = await this.#tracker.listen();
     const monitorUrl = this.#tracker.monitorUrl;
     if (monitorUrl === undefined) throw new SwarmcastError('invalid-state', 'no monitor URL');
@@ -308,11 +338,98 @@ export class LocalSwarm {
 
   /** Starts one more viewer process; returns its index. */
   spawnPeer(): number {
+    const index = this.#peers.length;
+    this.#peers.push(
+      this.#fork(index, String(index), [], (code, signal) => {
+        this.#events.emit('peer:exit', { index, code, signal });
+      }),
+    );
+    return index;
+  }
+
+  /**
+   * Starts `polluters` more viewer processes that attack in `mode` (`swarmcast peer --attack`).
+   * They count apart from the honest viewers (`polluters()`, the summary's `polluters`) and stop
+   * with the swarm. At most half as many polluters as viewers (`peers`) may be alive at once.
+   */
+  startAttack(request: AttackRequest): AttackStatus {
+    const { mode, polluters } = request;
+    if (!Number.isInteger(polluters) || polluters < 1) {
+      throw new SwarmcastError('invalid-argument', 'polluters must be a positive integer');
+    }
+    const max = this.#maxPolluters();
+    const alive = this.#polluters.filter((p) => p.alive).length;
+    if (alive + polluters > max) {
+      throw new SwarmcastError(
+        'invalid-argument',
+        `at most ${String(max)} polluters (half the ${String(this.#o.peers)} viewers) may run at once; ${String(alive)} already do`,
+      );
+    }
+    for (let i = 0; i < polluters; i++) {
+      const index = this.#polluters.length;
+      const peer = this.#fork(index, `polluter-${String(index)}`, ['--attack', mode]);
+      this.#polluters.push(Object.assign(peer, { mode }));
+    }
+    this.#log.info('attack started', { mode, polluters });
+    return this.attackStatus();
+  }
+
+  #maxPolluters(): number {
+    return Math.floor(this.#o.peers / 2);
+  }
+
+  /** The polluting processes and what became of each (evicted when, after what). */
+  polluters(): PolluterProcessView[] {
+    return this.#polluters.map((p) => {
+      const peerId = p.report?.stats.peerId ?? null;
+      const activity = p.report?.attack;
+      const removed = peerId === null ? undefined : this.#removed.get(peerId);
+      const firstHarmfulAtMs = activity?.firstHarmfulAtMs ?? null;
+      return {
+        index: p.index,
+        pid: p.child.pid,
+        alive: p.alive,
+        report: p.report,
+        peerId,
+        mode: p.mode,
+        harmful: activity?.harmful ?? 0,
+        removedReason: removed?.reason ?? null,
+        evictionMs:
+          removed === undefined || firstHarmfulAtMs === null
+            ? null
+            : removed.atMs - firstHarmfulAtMs,
+      };
+    });
+  }
+
+  /** What the monitor shows of the attacks. */
+  attackStatus(): AttackStatus {
+    return {
+      maxPolluters: this.#maxPolluters(),
+      polluters: this.polluters().map(
+        ({ peerId, mode, alive, harmful, removedReason, evictionMs }) => ({
+          peerId,
+          mode,
+          alive,
+          harmful,
+          removedReason,
+          evictionMs,
+        }),
+      ),
+    };
+  }
+
+  /** Forks a viewer process named `name` (in log lines) with `extraArgs`. */
+  #fork(
+    index: number,
+    name: string,
+    extraArgs: readonly string[],
+    onExit?: (code: number | null, signal: string | null) => void,
+  ): PeerProcess {
     const urls = this.#urls;
     if (urls === undefined || this.#state !== 'running') {
       throw new SwarmcastError('invalid-state', 'the swarm is not running');
     }
-    const index = this.#peers.length;
     const { entry, execArgv } = cliEntry();
     const admission =
       this.#o.viewerAdmission ??
@@ -334,7 +451,8 @@ export class LocalSwarm {
         '--log-level',
         this.#o.peerLogLevel,
         '--name',
-        String(index),
+        name,
+        ...extraArgs,
       ],
       {
         execArgv,
@@ -354,13 +472,12 @@ export class LocalSwarm {
     child.on('exit', (code, signal) => {
       peer.alive = false;
       resolveExit();
-      this.#events.emit('peer:exit', { index, code, signal });
+      onExit?.(code, signal);
     });
     child.on('error', (error) => {
-      this.#log.warn('peer process error', { index, error: error.message });
+      this.#log.warn('peer process error', { peer: name, error: error.message });
     });
-    this.#peers.push(peer);
-    return index;
+    return peer;
   }
 
   /** Kills a peer process at once (SIGKILL), as a crash would. */
@@ -483,13 +600,13 @@ export class LocalSwarm {
   }
 
   /** Stops every peer (collecting final reports), the broadcaster and the servers. Idempotent. */
-  async stop(): Promise<LocalSwarmSummary> {
+  async stop(): Promise<LocalSwarmResult> {
     const wasRunning = this.#state === 'running';
     this.#state = 'stopped';
     this.#stopFailures?.();
     this.#failures = { ...this.#failures, rate: 0 };
     if (wasRunning) {
-      await Promise.all(this.#peers.map((p) => stopPeer(p)));
+      await Promise.all([...this.#peers, ...this.#polluters].map((p) => stopPeer(p)));
       await this.#broadcaster?.stop();
     }
     const broadcaster = this.#root?.stats();
@@ -499,6 +616,7 @@ export class LocalSwarm {
     return {
       durationMs: Date.now() - this.#startedAt,
       peers: this.peers(),
+      polluters: this.polluters(),
       broadcaster: broadcaster ?? null,
       originBytesSent: this.originBytesSent(),
       chunksPublished: this.#chunks,

@@ -11,7 +11,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SwarmcastError } from '../common/errors.js';
+import { Worker } from 'node:worker_threads';
+import { errorMessage, InvalidStateError, SwarmcastError } from '../common/errors.js';
 import type { Random } from '../common/random.js';
 import { mean, percentile, sum } from '../common/stats.js';
 import type { PeerStats } from '../peer/core.js';
@@ -331,22 +332,124 @@ export interface MioProgress {
   readonly record: MioRunRecord;
 }
 
+/** A grid run sent to a worker thread (`mio-worker.ts`); `index` is its place in the grid. */
+export interface MioWorkerTask {
+  readonly index: number;
+  readonly options: MioLabOptions;
+  readonly spec: MioRunSpec;
+}
+
+/** A worker's answer to a `MioWorkerTask`: the run's record, or why it failed. */
+export type MioWorkerReply =
+  | { readonly index: number; readonly record: MioRunRecord }
+  | { readonly index: number; readonly error: string };
+
 /**
- * Runs the whole grid (topologies × distributions × rates × reps) in order, one run at a time,
- * and returns one record per run. `onProgress` is told after each run.
+ * Runs the whole grid (topologies × distributions × rates × reps) and returns one record per
+ * run, in the grid's order. With `jobs` above 1, that many worker threads run the runs side by
+ * side (each run is seeded by its spec alone, so the records are those of a one-by-one run);
+ * `onProgress` is told after each run, in the order they finish. The first run that fails ends
+ * the lab with an error naming it, and every worker is stopped.
  */
 export async function runMioLab(
   options: MioLabOptions,
   onProgress?: (progress: MioProgress) => void,
+  jobs = 1,
 ): Promise<MioRunRecord[]> {
-  const specs = mioRunSpecs(options);
-  const records: MioRunRecord[] = [];
-  for (const spec of specs) {
-    const record = await runMioOnce(options, spec);
-    records.push(record);
-    onProgress?.({ done: records.length, total: specs.length, record });
+  if (!Number.isInteger(jobs) || jobs < 1) {
+    throw new SwarmcastError('invalid-argument', `jobs must be a positive integer: ${jobs}`);
   }
-  return records;
+  const specs = mioRunSpecs(options);
+  if (jobs === 1 || specs.length < 2) {
+    const records: MioRunRecord[] = [];
+    for (const spec of specs) {
+      const record = await runMioOnce(options, spec);
+      records.push(record);
+      onProgress?.({ done: records.length, total: specs.length, record });
+    }
+    return records;
+  }
+  return runInWorkers(options, specs, Math.min(jobs, specs.length), onProgress);
+}
+
+/**
+ * A worker thread running `mio-worker`. From source (run through tsx, whose loader a worker
+ * thread does not inherit on Node 20), the thread registers tsx's loader before loading it.
+ */
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts'))
+    return new Worker(new URL('./mio-worker.js', import.meta.url));
+  const url = JSON.stringify(new URL('./mio-worker.ts', import.meta.url).href);
+  return new Worker(
+    `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${url}); });`,
+    { eval: true },
+  );
+}
+
+async function runInWorkers(
+  options: MioLabOptions,
+  specs: readonly MioRunSpec[],
+  jobs: number,
+  onProgress: ((progress: MioProgress) => void) | undefined,
+): Promise<MioRunRecord[]> {
+  const records: (MioRunRecord | undefined)[] = specs.map(() => undefined);
+  const workers: Worker[] = [];
+  let next = 0;
+  let done = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const fail = (index: number, reason: string): void => {
+        const spec = specs[index];
+        const run =
+          spec === undefined
+            ? 'a run of the grid'
+            : `the run ${spec.topology} ${spec.distribution} ${spec.rate}/s rep ${spec.rep} (seed ${spec.seed})`;
+        reject(new InvalidStateError(`${run} failed: ${reason}`));
+      };
+      const start = (worker: Worker, current: { index: number }): void => {
+        const index = next++;
+        const spec = specs[index];
+        current.index = spec === undefined ? -1 : index;
+        if (spec !== undefined)
+          worker.postMessage({ index, options, spec } satisfies MioWorkerTask);
+      };
+      for (let i = 0; i < jobs; i++) {
+        const worker = startWorker();
+        workers.push(worker);
+        const current = { index: -1 };
+        worker.on('message', (reply: MioWorkerReply) => {
+          if ('error' in reply) {
+            fail(reply.index, reply.error);
+            return;
+          }
+          current.index = -1;
+          records[reply.index] = reply.record;
+          done++;
+          try {
+            onProgress?.({ done, total: specs.length, record: reply.record });
+          } catch (error) {
+            reject(error instanceof Error ? error : new Error(errorMessage(error)));
+            return;
+          }
+          if (done === specs.length) resolve();
+          else start(worker, current);
+        });
+        worker.on('error', (error) => {
+          fail(current.index, errorMessage(error));
+        });
+        worker.on('exit', (code) => {
+          if (current.index >= 0) fail(current.index, `its worker thread exited (code ${code})`);
+        });
+        start(worker, current);
+      }
+    });
+  } finally {
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+  return records.map((record, i) => {
+    if (record === undefined) throw new InvalidStateError(`run ${i} of the grid has no record`);
+    return record;
+  });
 }
 
 /** The paper's mean stalled time per peer (ms) at 0 and 5 failures/s, section 4.4. */

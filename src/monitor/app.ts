@@ -2,22 +2,26 @@
  * The monitor page's script (browser): follows the tracker's observer stream and draws the
  * overlay with cytoscape (a breadth-first tree from the broadcaster), the per-peer QoE table,
  * origin egress and offload charts with uPlot, and the controls: kill, topology switch, failure
- * injection and lab scenarios. It exposes what it shows as `window.swarmcastMonitor` for tests
- * and curious operators.
+ * injection, attacks (polluting viewers) and lab scenarios. It exposes what it shows as
+ * `window.swarmcastMonitor` for tests and curious operators.
  */
 import cytoscape from 'cytoscape';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import './app.css';
 import type { NodeSnapshot, StreamSnapshot } from '../tracker/core/tracker-core.js';
+import type { AttackMode } from '../lab/attacks.js';
 import type { VictimDistribution } from '../lab/failures.js';
 import type { TopologyKind } from '../protocol/tracker.js';
 import {
+  MONITOR_ATTACK_PATH,
   MONITOR_EVENTS_PATH,
   MONITOR_FAILURES_PATH,
   MONITOR_LAB_PATH,
   MONITOR_TOPOLOGY_PATH,
   killPath,
+  type AttackRequest,
+  type AttackStatus,
   type FailureSetting,
   type LabRequest,
   type LabResult,
@@ -93,6 +97,21 @@ function numberIn(id: string): number {
 
 function describeLab(request: LabRequest): string {
   return `${request.topology}, ${request.distribution} victims at ${request.rate}/s, ${request.peers} peers, ${request.durationS} s`;
+}
+
+/** The attack line: how many polluters started, how many the tracker removed, and how fast. */
+function describeAttack(attack: AttackStatus): string {
+  const { polluters } = attack;
+  if (polluters.length === 0) return 'no polluter';
+  const modes = [...new Set(polluters.map((p) => p.mode))].join(', ');
+  const removed = polluters.filter((p) => p.removedReason !== null);
+  const times = removed.flatMap((p) => (p.evictionMs === null ? [] : [p.evictionMs]));
+  const slowest =
+    times.length === 0
+      ? ''
+      : `, slowest ${(Math.max(...times) / 1000).toFixed(1)} s after its first bad message`;
+  const count = `${polluters.length} ${polluters.length === 1 ? 'polluter' : 'polluters'}`;
+  return `${count} (${modes}): ${removed.length} evicted${slowest}`;
 }
 
 function percent(part: number, total: number): string {
@@ -298,10 +317,17 @@ class Monitor {
     const before = new Map(previous?.snapshot.streams[0]?.nodes.map((n) => [n.id, n]) ?? []);
     const elapsedS =
       previous === undefined ? 0 : (this.#latest?.timeMs ?? 0) / 1000 - previous.timeMs / 1000;
+    const polluters = new Map(
+      (this.#latest?.controls.attack?.polluters ?? []).flatMap((p) =>
+        p.peerId === null ? [] : [[p.peerId, p.mode] as const],
+      ),
+    );
     const rows = (stream?.nodes ?? []).map((node) => {
       const row = document.createElement('tr');
+      const attack = polluters.get(node.id);
       row.dataset.peer = node.id;
       row.dataset.role = node.role;
+      if (attack !== undefined) row.dataset.polluter = attack;
       row.dataset.parents = node.parents.join(' ');
       const q = node.qoe;
       const total = received(node);
@@ -314,7 +340,7 @@ class Monitor {
       const viewer = node.role === 'viewer';
       const cells: [string, string?][] = [
         [node.id],
-        [node.role],
+        [attack === undefined ? node.role : `polluter (${attack})`],
         [node.parents.map(short).join(' ') || '-'],
         [node.children.map(short).join(' ') || '-'],
         viewer ? [state === 'unknown' ? 'no report' : state, `state-${state}`] : ['source'],
@@ -395,6 +421,13 @@ class Monitor {
         ? 'not offered'
         : 'inactive';
     element('failures-count').textContent = String(failures?.injected ?? 0);
+    const attack = controls.attack;
+    element('attack-form', HTMLFormElement).inert = attack === null;
+    element('attack-state').textContent = attack === null ? 'not offered' : describeAttack(attack);
+    element('attack-started').textContent = String(attack?.polluters.length ?? 0);
+    element('attack-evicted').textContent = String(
+      attack?.polluters.filter((p) => p.removedReason !== null).length ?? 0,
+    );
     const running = controls.lab.running;
     element('lab-run', HTMLButtonElement).disabled = running !== null;
     if (running !== null) element('lab-state').textContent = `running: ${describeLab(running)}…`;
@@ -427,6 +460,14 @@ class Monitor {
     });
     element('failures-stop', HTMLButtonElement).addEventListener('click', () => {
       setFailures(0);
+    });
+    element('attack-form', HTMLFormElement).addEventListener('submit', (event) => {
+      event.preventDefault();
+      const request: AttackRequest = {
+        mode: selected('attack-mode') as AttackMode,
+        polluters: numberIn('attack-polluters'),
+      };
+      void this.#post(MONITOR_ATTACK_PATH, request, 'attack');
     });
     element('lab-form', HTMLFormElement).addEventListener('submit', (event) => {
       event.preventDefault();

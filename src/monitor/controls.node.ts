@@ -6,11 +6,12 @@ import type { IncomingMessage } from 'node:http';
 import { text } from 'node:stream/consumers';
 import { z } from 'zod';
 import { InvalidStateError, SwarmcastError, type ErrorCode } from '../common/errors.js';
+import { ATTACK_MODES } from '../lab/attacks.js';
 import { VICTIM_DISTRIBUTIONS } from '../lab/failures.js';
 import { MIO_LAB_DEFAULTS, mioRunSpecs, runMioOnce, type MioRunRecord } from '../lab/mio.js';
 import { STREAM_ID_PATTERN } from '../protocol/chunk.js';
 import { TOPOLOGY_KINDS } from '../protocol/tracker.js';
-import type { FailureSetting, LabRequest, TopologyRequest } from './messages.js';
+import type { AttackRequest, FailureSetting, LabRequest, TopologyRequest } from './messages.js';
 
 /** Highest failure rate the monitor accepts, failures per second (the paper's 0 to 5). */
 export const MAX_FAILURE_RATE = 5;
@@ -20,6 +21,11 @@ export const MAX_LAB_PEERS = 100;
 export const MAX_LAB_DURATION_S = 60;
 /** Shortest lab scenario: the lab's failures start this far into a run. */
 export const MIN_LAB_DURATION_S = MIO_LAB_DEFAULTS.failuresFromMs / 1000;
+/**
+ * Most polluters one attack request starts (the runner also keeps all of them to half its
+ * viewers).
+ */
+export const MAX_ATTACK_POLLUTERS = 50;
 /** Largest control request body. */
 const MAX_CONTROL_BODY_BYTES = 1024;
 
@@ -44,6 +50,11 @@ export const labRequestSchema: z.ZodType<LabRequest> = z.strictObject({
   peers: z.number().int().min(1).max(MAX_LAB_PEERS),
   durationS: z.number().int().min(MIN_LAB_DURATION_S).max(MAX_LAB_DURATION_S),
   seed: z.number().int().min(0).max(0xffff_ffff).optional(),
+});
+
+export const attackRequestSchema: z.ZodType<AttackRequest> = z.strictObject({
+  mode: z.enum(ATTACK_MODES),
+  polluters: z.number().int().min(1).max(MAX_ATTACK_POLLUTERS),
 });
 
 /** The kill control's body: `{}`. */

@@ -2,6 +2,7 @@
  * What the monitor's observer stream carries, shared by the tracker side
  * (`src/monitor/observer.node.ts`) and the page's script (`src/monitor/app.ts`).
  */
+import type { AttackMode } from '../lab/attacks.js';
 import type { VictimDistribution } from '../lab/failures.js';
 import type { MioRunRecord } from '../lab/mio.js';
 import type { TopologyKind } from '../protocol/tracker.js';
@@ -22,6 +23,8 @@ export const MONITOR_TOPOLOGY_PATH = `${MONITOR_PATH}/topology`;
 export const MONITOR_FAILURES_PATH = `${MONITOR_PATH}/failures`;
 /** `POST` a `LabRequest` here to run one simulated cell of the MioStream lab. */
 export const MONITOR_LAB_PATH = `${MONITOR_PATH}/lab`;
+/** `POST` an `AttackRequest` here to start polluting viewer processes. */
+export const MONITOR_ATTACK_PATH = `${MONITOR_PATH}/attack`;
 
 /** `POST` here (JSON body `{}`) kills one peer. */
 export function killPath(peerId: string): string {
@@ -63,6 +66,33 @@ export interface FailureInjection extends FailureSetting {
   readonly injected: number;
 }
 
+/** Start `polluters` more viewer processes that attack in `mode` (limits: `controls.node.ts`). */
+export interface AttackRequest {
+  readonly mode: AttackMode;
+  readonly polluters: number;
+}
+
+/** One polluting viewer process, as the runner knows it. */
+export interface PolluterStatus {
+  /** Its tracker id, once it has reported one. */
+  readonly peerId: string | null;
+  readonly mode: AttackMode;
+  readonly alive: boolean;
+  /** Harmful messages it sent (bad chunks, bad frames, flood messages). */
+  readonly harmful: number;
+  /** Why the tracker closed its connection (`evicted`, …); null while it has not. */
+  readonly removedReason: string | null;
+  /** From its first harmful message to the tracker closing its connection; null if either is missing. */
+  readonly evictionMs: number | null;
+}
+
+/** The runner's attacks: the polluters started so far and what became of them. */
+export interface AttackStatus {
+  /** Polluters alive at once, at most (half the swarm's viewers). */
+  readonly maxPolluters: number;
+  readonly polluters: readonly PolluterStatus[];
+}
+
 /** One cell of the MioStream lab, run on the simulator (limits: `controls.node.ts`). */
 export interface LabRequest {
   readonly topology: TopologyKind;
@@ -90,6 +120,8 @@ export interface MonitorControls {
   readonly kill: boolean;
   /** The runner's failure injection; null when no runner offers it. */
   readonly failures: FailureInjection | null;
+  /** The runner's attacks; null when no runner offers them. */
+  readonly attack: AttackStatus | null;
   readonly lab: {
     /** The scenario running now (one at a time). */
     readonly running: LabRequest | null;

@@ -18,6 +18,9 @@
  *                                  stops); 200 with the new state, 501 without a runner
  *   POST /monitor/lab              runs one simulated lab cell (`LabRequest`); 200 with its
  *                                  record once it ends, 409 while another one runs
+ *   POST /monitor/attack           starts polluting viewer processes (`AttackRequest`); 200 with
+ *                                  the attack's state, 409 past the runner's limit, 501 without
+ *                                  a runner
  * Control bodies are JSON, checked by `controls.node.ts` (400 with every problem). They require
  * `Content-Type: application/json`, which a cross-site form cannot send and a cross-site script
  * cannot send without a preflight this server never grants.
@@ -31,6 +34,7 @@ import type { TrackerSnapshot } from '../tracker/core/tracker-core.js';
 import type { MonitorBundle } from './bundle.node.js';
 import {
   ControlRequestError,
+  attackRequestSchema,
   failureSettingSchema,
   killRequestSchema,
   labRequestSchema,
@@ -39,6 +43,7 @@ import {
   topologyRequestSchema,
 } from './controls.node.js';
 import {
+  MONITOR_ATTACK_PATH,
   MONITOR_EVENTS_PATH,
   MONITOR_FAILURES_PATH,
   MONITOR_LAB_PATH,
@@ -47,6 +52,8 @@ import {
   MONITOR_SNAPSHOT_PATH,
   MONITOR_STYLE_PATH,
   MONITOR_TOPOLOGY_PATH,
+  type AttackRequest,
+  type AttackStatus,
   type FailureInjection,
   type FailureSetting,
   type LabRequest,
@@ -76,6 +83,13 @@ export interface FailureInjector {
   status(): FailureInjection;
 }
 
+/** The runner's attacks (`LocalSwarm`: polluting viewer processes). */
+export interface AttackLauncher {
+  /** Starts the polluters; throws a `SwarmcastError` when the request cannot be met. */
+  start(request: AttackRequest): AttackStatus;
+  status(): AttackStatus;
+}
+
 export interface MonitorOptions {
   /** The page's script and style. */
   bundle: MonitorBundle;
@@ -89,6 +103,8 @@ export interface MonitorOptions {
   kill?: KillFunction;
   /** Injects failures at a rate and victim distribution. @default none: the control is not offered */
   failures?: FailureInjector;
+  /** Starts polluting viewers. @default none: the control is not offered */
+  attack?: AttackLauncher;
   /** @default MONITOR_DEFAULTS.updateIntervalMs */
   updateIntervalMs?: number;
 }
@@ -105,14 +121,18 @@ export interface MonitorComponents {
 }
 
 /** Why the issue's controls that this tracker does not offer are missing. */
-function controlNotes(failures: boolean): string[] {
+function controlNotes(failures: boolean, attack: boolean): string[] {
   return [
     ...(failures
       ? []
       : [
           'Failure injection: not offered. This tracker runs without a runner that can kill and restart viewer processes (npm start runs one).',
         ]),
-    'Attacks: not offered yet. Peers have no attack modes until the security issue (#4) gives them some; this control will start one then.',
+    ...(attack
+      ? []
+      : [
+          'Attacks: not offered. This tracker runs without a runner that can start polluting viewer processes (npm start runs one).',
+        ]),
   ];
 }
 
@@ -144,7 +164,7 @@ export class MonitorObserver {
     this.#components = components;
     this.#options = options;
     this.#html = monitorPageHtml();
-    this.#notes = controlNotes(options.failures !== undefined);
+    this.#notes = controlNotes(options.failures !== undefined, options.attack !== undefined);
     const periodMs = options.updateIntervalMs ?? MONITOR_DEFAULTS.updateIntervalMs;
     if (!Number.isInteger(periodMs) || periodMs < 1) {
       throw new SwarmcastError('invalid-argument', 'updateIntervalMs must be a positive integer');
@@ -242,6 +262,8 @@ export class MonitorObserver {
         return (req, res) => this.#setFailures(req, res);
       case MONITOR_LAB_PATH:
         return (req, res) => this.#runLab(req, res);
+      case MONITOR_ATTACK_PATH:
+        return (req, res) => this.#startAttack(req, res);
       default:
         return undefined;
     }
@@ -290,6 +312,29 @@ export class MonitorObserver {
     const setting = await readControl(req, failureSettingSchema, 'failure setting');
     const state = injector.set(setting);
     this.#logger.info('monitor: failure injection set', { ...setting });
+    reply(res, 200, 'application/json', JSON.stringify(state));
+    this.#broadcast();
+  }
+
+  async #startAttack(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const launcher = this.#options.attack;
+    if (launcher === undefined) {
+      req.resume();
+      throw new ControlRequestError(
+        501,
+        'invalid-state',
+        'attacks are not offered: this tracker runs without a runner',
+      );
+    }
+    const request = await readControl(req, attackRequestSchema, 'attack request');
+    let state: AttackStatus;
+    try {
+      state = launcher.start(request);
+    } catch (error) {
+      if (!(error instanceof SwarmcastError)) throw error;
+      throw new ControlRequestError(409, error.code, error.message);
+    }
+    this.#logger.info('monitor: attack started', { ...request });
     reply(res, 200, 'application/json', JSON.stringify(state));
     this.#broadcast();
   }
@@ -386,6 +431,7 @@ export class MonitorObserver {
     return {
       kill: true,
       failures: this.#options.failures?.status() ?? null,
+      attack: this.#options.attack?.status() ?? null,
       lab: { running: this.#labRunning, last: this.#labLast },
       notes: this.#notes,
     };

@@ -3,9 +3,11 @@
  * per-peer QoE table, origin charts, controls and an event log. Its script
  * (`src/monitor/app.ts`) fills them from the observer stream.
  */
+import { ATTACK_MODES } from '../lab/attacks.js';
 import { VICTIM_DISTRIBUTIONS } from '../lab/failures.js';
 import { TOPOLOGY_KINDS } from '../protocol/tracker.js';
 import {
+  MAX_ATTACK_POLLUTERS,
   MAX_FAILURE_RATE,
   MAX_LAB_DURATION_S,
   MAX_LAB_PEERS,
@@ -87,6 +89,15 @@ export function monitorPageHtml(): string {
       <button type="button" id="failures-stop">stop</button>
       <span id="failures-state" data-active="false">inactive</span>
       <span>injected <output id="failures-count">0</output></span>
+    </form>
+    <form id="attack-form" class="control">
+      <span class="control-name">Attack</span>
+      <label>mode <select id="attack-mode">${options(ATTACK_MODES)}</select></label>
+      <label>polluters <input id="attack-polluters" type="number" min="1" max="${MAX_ATTACK_POLLUTERS}" step="1" value="1" required></label>
+      <button type="submit" id="attack-start">start</button>
+      <span id="attack-state">no polluter</span>
+      <span>started <output id="attack-started">0</output></span>
+      <span>evicted <output id="attack-evicted">0</output></span>
     </form>
     <form id="lab-form" class="control">
       <span class="control-name">Lab scenario (simulated)</span>

@@ -9,6 +9,18 @@ export class ChunkStore {
   readonly #chunks = new Map<number, Chunk>();
   readonly #windowChunks: number;
   #newest = -1;
+  /** The chunk of seq `#newest` (the window never drops its newest), and its capture time. */
+  #newestChunk: Chunk | undefined;
+  #newestCaptureTimeMs = Number.NaN;
+  /** Every seq in `[#runFrom, #runEnd)` is held (see `firstMissing`). */
+  #runFrom = 0;
+  #runEnd = 0;
+  /** `#runEnd` is known not to be held. */
+  #runEndMissing = false;
+  /** The stride of `#newestInClass`; 0 before `heldLaterInClass` is first asked. */
+  #stride = 0;
+  /** Per residue `r` modulo `#stride`, the newest seq held that is `r` modulo it, or -1. */
+  #newestInClass: number[] = [];
 
   constructor(windowChunks: number) {
     this.#windowChunks = Math.max(1, Math.min(windowChunks, MAX_HAVE_CHUNKS));
@@ -21,7 +33,12 @@ export class ChunkStore {
 
   /** The newest chunk held. */
   get newest(): Chunk | undefined {
-    return this.#chunks.get(this.#newest);
+    return this.#newestChunk;
+  }
+
+  /** Capture time of the newest chunk held; NaN before the first. */
+  get newestCaptureTimeMs(): number {
+    return this.#newestCaptureTimeMs;
   }
 
   get size(): number {
@@ -45,13 +62,68 @@ export class ChunkStore {
   add(chunk: Chunk): boolean {
     if (this.#chunks.has(chunk.seq) || this.isExpired(chunk.seq)) return false;
     this.#chunks.set(chunk.seq, chunk);
+    if (chunk.seq === this.#runEnd) this.#runEndMissing = false;
+    if (this.#stride > 0) {
+      const r = chunk.seq % this.#stride;
+      if (chunk.seq > (this.#newestInClass[r] ?? -1)) this.#newestInClass[r] = chunk.seq;
+    }
     if (chunk.seq > this.#newest) {
+      // Seqs that leave the window now: from the oldest it held to the oldest it keeps.
+      const leaving = chunk.seq - this.#newest;
       this.#newest = chunk.seq;
-      for (const seq of this.#chunks.keys()) {
-        if (this.isExpired(seq)) this.#chunks.delete(seq);
+      this.#newestChunk = chunk;
+      this.#newestCaptureTimeMs = chunk.captureTimeMs;
+      if (leaving < this.#chunks.size) {
+        const keptFrom = this.#newest - this.#windowChunks + 1;
+        for (let seq = keptFrom - leaving; seq < keptFrom; seq++) this.#delete(seq);
+      } else {
+        for (const seq of this.#chunks.keys()) {
+          if (this.isExpired(seq)) this.#delete(seq);
+        }
       }
+      // Seqs that left the window are no longer held: the run starts after them (it may be
+      // empty now, `#runEnd < #runFrom`).
+      this.#runFrom = Math.max(this.#runFrom, this.#newest - this.#windowChunks + 1);
     }
     return true;
+  }
+
+  /**
+   * Whether a chunk is held whose seq is `seq` plus a positive multiple of `stride` (a later
+   * chunk of the same stripe of `stride` stripes). O(1), but O(window) each time `stride` changes.
+   */
+  heldLaterInClass(seq: number, stride: number): boolean {
+    if (stride !== this.#stride) {
+      this.#stride = stride;
+      this.#newestInClass = new Array<number>(stride).fill(-1);
+      for (const held of this.#chunks.keys()) {
+        const r = held % stride;
+        if (held > (this.#newestInClass[r] ?? -1)) this.#newestInClass[r] = held;
+      }
+    }
+    return (this.#newestInClass[seq % stride] ?? -1) > seq;
+  }
+
+  #delete(seq: number): void {
+    if (!this.#chunks.delete(seq) || this.#stride === 0) return;
+    // The window drops its oldest seqs: none older than `seq` is left in its class.
+    const r = seq % this.#stride;
+    if (this.#newestInClass[r] === seq) this.#newestInClass[r] = -1;
+  }
+
+  /**
+   * The lowest seq at or after `seq` that is not held. Amortised O(1) when asked with a `seq`
+   * that does not go back (the playhead): the run of held seqs found last time is remembered.
+   */
+  firstMissing(seq: number): number {
+    const inRun = seq >= this.#runFrom && seq <= this.#runEnd;
+    if (inRun && this.#runEndMissing) return this.#runEnd;
+    let missing = inRun ? this.#runEnd : seq;
+    while (this.#chunks.has(missing)) missing++;
+    if (!inRun) this.#runFrom = seq;
+    this.#runEnd = missing;
+    this.#runEndMissing = true;
+    return missing;
   }
 
   /** The HAVE bitmap of the window: bit i (MSB first) set if `fromSeq + i` is held. */

@@ -14,6 +14,7 @@ import { errorMessage, InvalidStateError, SwarmcastError } from '../common/error
 import { Emitter } from '../common/events.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
+import { TokenBucket } from '../common/token-bucket.js';
 import { fromBase64Url, toBase64Url } from '../common/bytes.js';
 import { signatureVerifier, type ChunkVerifier } from '../crypto/chunk-signing.js';
 import { verifyCredential } from '../crypto/credentials.js';
@@ -36,6 +37,7 @@ import {
 import {
   TRACKER_PROTOCOL_VERSION,
   type QoeSample,
+  type ReportReason,
   type StreamInfo,
   type TopologyKind,
   type TrackerMessage,
@@ -211,6 +213,20 @@ const NO_NEIGHBOURS: Neighbours = {
  */
 const MAX_FRAMES_BEFORE_GREETING = 64;
 
+/**
+ * Requests a neighbour may send per chunk of stream, sustained: an honest peer asks a neighbour
+ * for each chunk at most once until it is answered, so at about the stream's chunk rate; a link
+ * over twice that (with bursts of `REQUEST_BURST_S` seconds' worth) is cut and reported. Each
+ * request costs a chunk of upload: a flood well under any fixed cap would still saturate it.
+ */
+const REQUESTS_PER_CHUNK = 2;
+const REQUEST_BURST_S = 2;
+/**
+ * A HAVE may announce chunks up to this far past the live edge this peer estimates before the
+ * link is cut and reported (a fake possession map announces chunks that do not exist yet).
+ */
+const HAVE_AHEAD_SLACK_MS = 10_000;
+
 /** Most requests in flight to neighbours at once. */
 const MAX_PEER_REQUESTS = 16;
 
@@ -221,6 +237,8 @@ export class PeerCore {
   readonly #events: Emitter<PeerEvents>;
   readonly #links = new Map<string, PeerLinkState>();
   readonly #pending = new Map<number, PendingRequest>();
+  /** Requests in `#pending` per seq, so that `#requested` needs no scan. */
+  readonly #pendingPerSeq = new Map<number, number>();
   readonly #originInFlight = new Map<number, AbortController>();
   readonly #originLastTry = new Map<number, number>();
   /** Chunks received whole and being verified. */
@@ -229,6 +247,8 @@ export class PeerCore {
   #forgottenBefore = 0;
   /** A pushed chunk's frames, encoded once for all children. */
   readonly #pushFrames = new WeakMap<Chunk, Uint8Array[]>();
+  /** The DATA messages a received chunk came in, relayed as they are (see `#framesOf`). */
+  readonly #receivedData = new WeakMap<Chunk, readonly Uint8Array[]>();
   /** Holders that answered ABSENT or timed out, per seq, so the next try goes elsewhere. */
   readonly #triedHolders = new Map<number, Set<string>>();
   #store: ChunkStore;
@@ -248,6 +268,10 @@ export class PeerCore {
   #credential: string | undefined;
   /** Links whose HELLO credential is being checked, with the frames that arrived meanwhile. */
   readonly #greeting = new Map<PeerLinkState, Frame[]>();
+  /** Peers reported to the tracker (once each). */
+  readonly #reported = new Set<string>();
+  /** Peers the tracker evicted: their links are closed and their HELLO refused. */
+  readonly #revoked = new Set<string>();
   #stopTick: (() => void) | undefined;
   #stopHeartbeat: (() => void) | undefined;
   #startedAt = 0;
@@ -353,6 +377,7 @@ export class PeerCore {
     this.#stopHeartbeat?.();
     for (const pending of this.#pending.values()) this.#c.clock.clearTimeout(pending.timer);
     this.#pending.clear();
+    this.#pendingPerSeq.clear();
     for (const controller of this.#originInFlight.values()) controller.abort();
     this.#originInFlight.clear();
     this.#tracker?.close();
@@ -488,6 +513,10 @@ export class PeerCore {
         return;
       case 'signal':
         this.#transport?.signal(message.from, message.data);
+        return;
+      case 'revoked':
+        this.#revoked.add(message.peer);
+        this.#links.get(message.peer)?.link.close();
         return;
       case 'error':
         if (message.code === 'unknown-stream') {
@@ -650,7 +679,7 @@ export class PeerCore {
     for (const [requestId, pending] of this.#pending) {
       if (pending.remoteId === link.remoteId) {
         this.#c.clock.clearTimeout(pending.timer);
-        this.#pending.delete(requestId);
+        this.#dropPending(requestId, pending.seq);
       }
     }
     const upstream = (): boolean =>
@@ -681,18 +710,21 @@ export class PeerCore {
     if (state?.link !== link || this.#state !== 'started') return;
     state.bytesIn += data.byteLength;
     try {
-      this.#onFrame(state, decodeFrame(data));
+      this.#onFrame(state, decodeFrame(data), data);
     } catch (error) {
       if (!(error instanceof SwarmcastError)) throw error;
       this.#log.warn('closing a link that broke the protocol', {
         remoteId: link.remoteId,
         error: error.message,
       });
+      if (state.greeted) this.#report(link.remoteId, 'protocol-violation');
       link.close();
     }
   }
 
-  #onFrame(state: PeerLinkState, frame: Frame): void {
+  /** Handles a frame from `state`'s link; `message` is the one it was decoded from, if known. */
+  #onFrame(state: PeerLinkState, frame: Frame, message?: Uint8Array): void {
+    const now = this.#c.clock.now();
     const held = this.#greeting.get(state);
     if (held !== undefined) {
       if (frame.type === FrameType.Hello || held.length >= MAX_FRAMES_BEFORE_GREETING) {
@@ -718,20 +750,39 @@ export class PeerCore {
             'HELLO from a peer other than the one signaled',
           );
         }
+        if (this.#revoked.has(state.remoteId)) {
+          throw new SwarmcastError('unauthorized', 'HELLO from a peer the tracker evicted');
+        }
         this.#checkCredential(state, frame.hello.credential);
         return;
-      case FrameType.Have:
-        for (const seq of seqsInHaveMap(frame.fromSeq, frame.bitmap)) state.remoteHas.add(seq);
+      case FrameType.Have: {
+        const seqs = seqsInHaveMap(frame.fromSeq, frame.bitmap);
+        const beyond = this.#beyondLive(seqs[seqs.length - 1] ?? -1);
+        if (beyond)
+          throw new SwarmcastError('malformed-frame', 'HAVE for chunks not yet published');
+        for (const seq of seqs) state.remoteHas.add(seq);
         return;
+      }
       case FrameType.Chunk:
         state.beginChunk(frame.meta, frame.requestId);
         return;
       case FrameType.Data: {
-        const received = state.addData(frame.seq, frame.offset, frame.bytes);
+        const received = state.addData(frame.seq, frame.offset, frame.bytes, message);
         if (received !== undefined) this.#onReceived(state, received);
         return;
       }
       case FrameType.Request: {
+        if (state.requests === undefined) {
+          const perS = 1000 / (this.#info?.chunkDurationMs ?? DEFAULTS.chunkDurationMs);
+          state.requests = new TokenBucket(
+            REQUESTS_PER_CHUNK * perS,
+            REQUEST_BURST_S * REQUESTS_PER_CHUNK * perS,
+            now,
+          );
+        }
+        if (state.requests.take(now) !== 'accept') {
+          throw new SwarmcastError('rate-limited', 'more requests than any honest peer sends');
+        }
         const chunk = this.#store.get(frame.seq);
         if (chunk === undefined) {
           state.enqueue(
@@ -820,6 +871,7 @@ export class PeerCore {
       return;
     }
     const chunk: Chunk = { ...meta, bytes };
+    if (received.dataFrames !== undefined) this.#receivedData.set(chunk, received.dataFrames);
     void this.#verifyAndAccept(chunk, 'peer', state.remoteId);
   }
 
@@ -839,7 +891,10 @@ export class PeerCore {
       const reason = errorMessage(error);
       this.#log.warn('rejected a chunk', { seq: chunk.seq, from, reason });
       this.#events.emit('chunk:rejected', { seq: chunk.seq, from, reason });
-      if (source === 'peer') this.#links.get(from)?.link.close();
+      if (source === 'peer') {
+        this.#report(from, 'bad-chunk', chunk.seq);
+        this.#links.get(from)?.link.close();
+      }
       return;
     } finally {
       this.#verifying.delete(chunk.seq);
@@ -850,6 +905,21 @@ export class PeerCore {
       return;
     }
     this.#accept(chunk, source, from);
+  }
+
+  /**
+   * Reports a neighbour that sent a bad chunk or broke the protocol, once: the tracker evicts a
+   * peer that enough distinct neighbours report (docs/SECURITY.md).
+   */
+  #report(remoteId: string, reason: ReportReason, seq?: number): void {
+    if (this.#reported.has(remoteId)) return;
+    this.#reported.add(remoteId);
+    this.#tracker?.send({
+      type: 'report',
+      peer: remoteId,
+      reason,
+      ...(seq === undefined ? {} : { seq }),
+    });
   }
 
   /** Stores a verified chunk, hands it to the player and relays it to the children. */
@@ -908,6 +978,19 @@ export class PeerCore {
     }
   }
 
+  /**
+   * Whether `seq` cannot have been published yet: beyond the live edge estimated from the newest
+   * chunk held (its seq plus the chunks captured since), by more than `HAVE_AHEAD_SLACK_MS` (room
+   * for the broadcaster's clock to be off ours). False before any chunk is held.
+   */
+  #beyondLive(seq: number): boolean {
+    const newest = this.#store.newest;
+    const info = this.#info;
+    if (newest === undefined || info === undefined) return false;
+    const sinceMs = this.#c.clock.now() - newest.captureTimeMs + HAVE_AHEAD_SLACK_MS;
+    return seq > newest.seq + Math.ceil(sinceMs / info.chunkDurationMs);
+  }
+
   /** A one-chunk HAVE: 17 bytes. */
   #announce(state: PeerLinkState, seq: number): void {
     state.enqueue(
@@ -922,12 +1005,26 @@ export class PeerCore {
       return;
     }
     state.remoteHas.add(chunk.seq);
-    let frames = requestId === 0 ? this.#pushFrames.get(chunk) : undefined;
-    if (frames === undefined) {
-      frames = chunkFrames(requestId, chunk, chunk.bytes);
-      if (requestId === 0) this.#pushFrames.set(chunk, frames);
+    state.enqueue(this.#framesOf(chunk, requestId), this.#o.linkHighWaterBytes);
+  }
+
+  /**
+   * A chunk's frames: its CHUNK frame for `requestId` (0: a push), then its DATA frames, which
+   * carry no request id and so are the same for every push and answer. They are encoded once per
+   * chunk, or are the DATA messages the chunk came in: relaying a chunk then copies nothing.
+   */
+  #framesOf(chunk: Chunk, requestId: number): Uint8Array[] {
+    let push = this.#pushFrames.get(chunk);
+    if (push === undefined) {
+      const data = this.#receivedData.get(chunk);
+      push =
+        data === undefined
+          ? chunkFrames(0, chunk, chunk.bytes)
+          : [encodeFrame({ type: FrameType.Chunk, requestId: 0, meta: chunk }), ...data];
+      this.#pushFrames.set(chunk, push);
     }
-    state.enqueue(frames, this.#o.linkHighWaterBytes);
+    if (requestId === 0) return push;
+    return [encodeFrame({ type: FrameType.Chunk, requestId, meta: chunk }), ...push.slice(1)];
   }
 
   // ---- pulling what did not come ---------------------------------------------------------
@@ -951,18 +1048,19 @@ export class PeerCore {
       }
       return;
     }
-    const newest = this.#store.newest;
     const chunkMs = this.#info.chunkDurationMs;
     // Chunks from the playhead to the newest known, plus any the player will want within the
     // origin margin that should exist by now even though no peer has announced them.
-    let last = this.#store.newestSeq;
-    if (newest !== undefined) {
+    const newestSeq = this.#store.newestSeq;
+    let last = newestSeq;
+    if (newestSeq >= 0) {
+      const newestCaptureTimeMs = this.#store.newestCaptureTimeMs;
       for (let seq = last + 1; ; seq++) {
-        const due = playback.dueTime(seq, now);
         const expectedAtOrigin =
-          newest.captureTimeMs + (seq - newest.seq + 1) * chunkMs + ORIGIN_AVAILABILITY_SLACK_MS;
-        if (due === null || due - now > this.#o.originFallbackMarginMs || expectedAtOrigin > now)
-          break;
+          newestCaptureTimeMs + (seq - newestSeq + 1) * chunkMs + ORIGIN_AVAILABILITY_SLACK_MS;
+        if (expectedAtOrigin > now) break;
+        const due = playback.dueTime(seq, now);
+        if (due === null || due - now > this.#o.originFallbackMarginMs) break;
         last = seq;
       }
     } else {
@@ -977,7 +1075,8 @@ export class PeerCore {
         }
       }
     }
-    for (let seq = from; seq <= last; seq++) {
+    // The chunks held from the playhead on need nothing: start at the first one missing.
+    for (let seq = this.#store.firstMissing(from); seq <= last; seq++) {
       if (
         this.#store.has(seq) ||
         this.#verifying.has(seq) ||
@@ -1008,16 +1107,13 @@ export class PeerCore {
    */
   #overdue(seq: number): boolean {
     if (!this.#stripeParentGreeted(seq)) return true;
-    const stripes = Math.max(1, this.#neighbours.parents.length);
-    for (let later = seq + stripes; later <= this.#store.newestSeq; later += stripes) {
-      if (this.#store.has(later)) return true;
-    }
-    return false;
+    return this.#store.heldLaterInClass(seq, Math.max(1, this.#neighbours.parents.length));
   }
 
   #allParentsGreeted(): boolean {
     const { parents } = this.#neighbours;
-    return parents.length > 0 && parents.every((p) => this.#links.get(p)?.greeted === true);
+    for (const parent of parents) if (this.#links.get(parent)?.greeted !== true) return false;
+    return parents.length > 0;
   }
 
   /** Whether the parent that pushes chunk `seq` (its stripe) is linked and greeted. */
@@ -1047,16 +1143,25 @@ export class PeerCore {
   }
 
   #requested(seq: number): boolean {
-    for (const pending of this.#pending.values()) if (pending.seq === seq) return true;
-    return false;
+    return this.#pendingPerSeq.has(seq);
+  }
+
+  #dropPending(requestId: number, seq: number): void {
+    this.#pending.delete(requestId);
+    const left = (this.#pendingPerSeq.get(seq) ?? 1) - 1;
+    if (left > 0) this.#pendingPerSeq.set(seq, left);
+    else this.#pendingPerSeq.delete(seq);
   }
 
   #requestFromNeighbour(seq: number): void {
     if (this.#pending.size >= MAX_PEER_REQUESTS) return;
     const tried = this.#triedHolders.get(seq);
-    const holders = [...this.#links.values()].filter(
-      (state) => state.greeted && state.remoteHas.has(seq) && tried?.has(state.remoteId) !== true,
-    );
+    const holders: PeerLinkState[] = [];
+    for (const state of this.#links.values()) {
+      if (state.greeted && state.remoteHas.has(seq) && tried?.has(state.remoteId) !== true) {
+        holders.push(state);
+      }
+    }
     // A random holder spreads repair requests over the neighbours that can answer.
     const holder = holders[this.#c.random.int(holders.length)];
     if (holder === undefined) return;
@@ -1066,6 +1171,7 @@ export class PeerCore {
       this.#settleRequest(requestId, false);
     }, this.#o.requestTimeoutMs);
     this.#pending.set(requestId, { seq, remoteId, timer });
+    this.#pendingPerSeq.set(seq, (this.#pendingPerSeq.get(seq) ?? 0) + 1);
     holder.enqueue(
       [encodeFrame({ type: FrameType.Request, requestId, seq })],
       this.#o.linkHighWaterBytes,
@@ -1076,7 +1182,7 @@ export class PeerCore {
     const pending = this.#pending.get(requestId);
     if (pending === undefined) return;
     this.#c.clock.clearTimeout(pending.timer);
-    this.#pending.delete(requestId);
+    this.#dropPending(requestId, pending.seq);
     if (answered) {
       this.#triedHolders.delete(pending.seq);
       return;

@@ -1,5 +1,7 @@
 import { ProtocolError } from '../common/errors.js';
+import type { TokenBucket } from '../common/token-bucket.js';
 import type { ChunkMeta } from '../protocol/chunk.js';
+import { encodeFrame, FRAME_HEADER_BYTES, FrameType, MAX_DATA_BYTES } from '../protocol/frames.js';
 import type { Link } from '../transport/types.js';
 
 /**
@@ -14,20 +16,47 @@ export const MAX_CHUNKS_IN_FLIGHT = 4;
  */
 export const MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 
-/** A chunk being received on a link: its signed metadata and the bytes so far. */
+/**
+ * A chunk being received on a link: its signed metadata and its DATA payloads so far, as views
+ * of the messages they came in (no transport reuses a received message's memory). The bytes are
+ * put together once the last one is in: a chunk that came in one frame is that frame's view, and
+ * one that came in the same message objects as a chunk assembled before (the simulator hands
+ * every receiver the sender's message, and relays pass on the messages they got) shares its
+ * bytes. Either way nothing is copied per hop.
+ */
 interface Assembly {
   readonly meta: ChunkMeta;
   readonly requestId: number;
-  readonly bytes: Uint8Array;
+  readonly parts: Uint8Array[];
+  /** The messages of `parts` while each is the DATA frame `encodeFrame` makes of its part. */
+  frames: Uint8Array[] | undefined;
   received: number;
 }
+
+/** A chunk put together from several DATA frames. */
+interface Assembled {
+  readonly frames: readonly Uint8Array[];
+  readonly bytes: Uint8Array;
+}
+
+/** Chunks put together from several frames, by their first frame's message. */
+const assembledByFirstFrame = new WeakMap<Uint8Array, Assembled>();
 
 /** A chunk fully received on a link, not yet verified. */
 export interface ReceivedChunk {
   readonly meta: ChunkMeta;
   readonly requestId: number;
   readonly bytes: Uint8Array;
+  /**
+   * The DATA messages the chunk came in, when they are byte for byte the frames `chunkFrames`
+   * makes of it (so they can be relayed as they are).
+   */
+  readonly dataFrames?: readonly Uint8Array[];
 }
+
+const NO_BYTES = new Uint8Array(0);
+/** Sent frames a send queue keeps before dropping them from its front. */
+const SENT_KEPT = 256;
 
 /**
  * Per-link state of a peer: the remote's HELLO, what it is known to hold, the chunks being
@@ -45,6 +74,8 @@ export class PeerLinkState {
   readonly remoteHas = new Set<number>();
   bytesIn = 0;
   bytesOut = 0;
+  /** The rate limit on the remote's REQUEST frames, from its first one. */
+  requests: TokenBucket | undefined;
   readonly #assemblies = new Map<number, Assembly>();
   readonly #queue: Uint8Array[] = [];
   #queueHead = 0;
@@ -84,28 +115,43 @@ export class PeerLinkState {
         `more than ${MAX_CHUNKS_IN_FLIGHT} chunks open at once`,
       );
     }
-    this.#assemblies.set(meta.seq, {
-      meta,
-      requestId,
-      bytes: new Uint8Array(meta.byteLength),
-      received: 0,
-    });
+    this.#assemblies.set(meta.seq, { meta, requestId, parts: [], frames: [], received: 0 });
   }
 
-  /** Adds a DATA frame; returns the chunk once its last byte arrived. */
-  addData(seq: number, offset: number, bytes: Uint8Array): ReceivedChunk | undefined {
+  /**
+   * Adds a DATA frame (`message`: the message it was decoded from, if known); returns the chunk
+   * once its last byte arrived.
+   */
+  addData(
+    seq: number,
+    offset: number,
+    bytes: Uint8Array,
+    message?: Uint8Array,
+  ): ReceivedChunk | undefined {
     const assembly = this.#assemblies.get(seq);
     if (assembly === undefined) {
       throw new ProtocolError('malformed-frame', `data for chunk ${seq} that was not announced`);
     }
-    if (offset !== assembly.received || offset + bytes.byteLength > assembly.bytes.byteLength) {
+    const { meta } = assembly;
+    if (offset !== assembly.received || offset + bytes.byteLength > meta.byteLength) {
       throw new ProtocolError('malformed-frame', `data for chunk ${seq} at a wrong offset`);
     }
-    assembly.bytes.set(bytes, offset);
+    assembly.parts.push(bytes);
+    if (assembly.frames !== undefined) {
+      if (message !== undefined && isEncodedData(message, seq, offset, bytes, meta.byteLength)) {
+        assembly.frames.push(message);
+      } else {
+        assembly.frames = undefined;
+      }
+    }
     assembly.received += bytes.byteLength;
-    if (assembly.received < assembly.bytes.byteLength) return undefined;
+    if (assembly.received < meta.byteLength) return undefined;
     this.#assemblies.delete(seq);
-    return { meta: assembly.meta, requestId: assembly.requestId, bytes: assembly.bytes };
+    const { requestId, parts, frames } = assembly;
+    const whole = parts.length === 1 ? bytes : assembledBytes(meta.byteLength, parts, frames);
+    return frames === undefined
+      ? { meta, requestId, bytes: whole }
+      : { meta, requestId, bytes: whole, dataFrames: frames };
   }
 
   /** Queues frames and sends as many as the channel takes below `highWaterBytes`. */
@@ -134,6 +180,65 @@ export class PeerLinkState {
     if (this.#queueHead === this.#queue.length) {
       this.#queue.length = 0;
       this.#queueHead = 0;
+    } else if (this.#queueHead > SENT_KEPT) {
+      // A queue that never empties drops the frames it sent, so they can be collected.
+      this.#queue.splice(0, this.#queueHead);
+      this.#queueHead = 0;
     }
   }
+}
+
+/**
+ * Whether `message` is exactly the DATA frame `chunkFrames` makes for `bytes` at `offset` of a
+ * chunk of `chunkBytes` (its header, and a payload of the size it cuts there).
+ */
+function isEncodedData(
+  message: Uint8Array,
+  seq: number,
+  offset: number,
+  bytes: Uint8Array,
+  chunkBytes: number,
+): boolean {
+  if (
+    bytes.byteLength !== Math.min(MAX_DATA_BYTES, chunkBytes - offset) ||
+    message.byteLength !== FRAME_HEADER_BYTES + bytes.byteLength ||
+    message.buffer !== bytes.buffer ||
+    message.byteOffset + FRAME_HEADER_BYTES !== bytes.byteOffset
+  ) {
+    return false;
+  }
+  const header = encodeFrame({ type: FrameType.Data, seq, offset, bytes: NO_BYTES });
+  for (let i = 0; i < FRAME_HEADER_BYTES; i++) if (message[i] !== header[i]) return false;
+  return true;
+}
+
+/**
+ * The bytes of a chunk that came in several parts: those of the chunk assembled before from the
+ * very same messages `frames`, if any, else the parts copied into one buffer.
+ */
+function assembledBytes(
+  byteLength: number,
+  parts: readonly Uint8Array[],
+  frames: readonly Uint8Array[] | undefined,
+): Uint8Array {
+  const first = frames?.[0];
+  if (frames !== undefined && first !== undefined) {
+    const before = assembledByFirstFrame.get(first);
+    if (
+      before?.frames.length === frames.length &&
+      before.frames.every((frame, i) => frame === frames[i])
+    ) {
+      return before.bytes;
+    }
+  }
+  const bytes = new Uint8Array(byteLength);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  if (frames !== undefined && first !== undefined) {
+    assembledByFirstFrame.set(first, { frames, bytes });
+  }
+  return bytes;
 }

@@ -6,6 +6,7 @@ import type { Signer } from '../crypto/keys.js';
 import { HttpOriginClient } from '../transport/origin-http.js';
 import { rtcTransportFactory, type RtcTransportOptions } from '../transport/rtc.node.js';
 import { wsTrackerConnectionFactory } from '../transport/tracker-ws.node.js';
+import type { PeerTransportFactory, TrackerConnectionFactory } from '../transport/types.js';
 import { PEER_DEFAULTS, PeerCore, type PeerOptions } from './core.js';
 
 export interface NodePeerOptions extends Partial<Omit<PeerOptions, 'stream'>> {
@@ -19,14 +20,24 @@ export interface NodePeerOptions extends Partial<Omit<PeerOptions, 'stream'>> {
 }
 
 /**
+ * Wraps the real I/O before the core gets it (the lab's polluters: `attackTransport`,
+ * `attackTracker` in `src/lab/attacks.ts`). Each field is the identity when absent.
+ */
+export interface NodePeerDecorators {
+  transport?: (factory: PeerTransportFactory) => PeerTransportFactory;
+  tracker?: (factory: TrackerConnectionFactory) => TrackerConnectionFactory;
+}
+
+/**
  * Builds a peer core with real I/O. Call `start()` on it. `identity` is its Ed25519 key (a
  * broadcaster's must be registered with the tracker); without one it makes a fresh key pair.
+ * `decorate` wraps its transport and tracker connection.
  */
 export function createNodePeer(
-  components: { logger: Logger; identity?: Signer },
+  components: { logger: Logger; identity?: Signer; decorate?: NodePeerDecorators },
   options: NodePeerOptions,
 ): PeerCore {
-  const { logger } = components;
+  const { logger, decorate = {} } = components;
   const role = options.role ?? 'viewer';
   const origin =
     options.originUrl === undefined
@@ -40,14 +51,22 @@ export function createNodePeer(
       clock: new SystemClock(),
       random: new CryptoRandom(),
       logger,
-      transport: rtcTransportFactory({ logger: logger.child('rtc') }, options.rtc ?? {}),
-      tracker: wsTrackerConnectionFactory(
-        { logger: logger.child('tracker') },
-        { url: options.trackerUrl },
+      transport: (decorate.transport ?? asIs)(
+        rtcTransportFactory({ logger: logger.child('rtc') }, options.rtc ?? {}),
+      ),
+      tracker: (decorate.tracker ?? asIs)(
+        wsTrackerConnectionFactory(
+          { logger: logger.child('tracker') },
+          { url: options.trackerUrl },
+        ),
       ),
       ...(origin === undefined ? {} : { origin }),
       ...(components.identity === undefined ? {} : { identity: components.identity }),
     },
     { ...PEER_DEFAULTS, ...options, role },
   );
+}
+
+function asIs<T>(value: T): T {
+  return value;
 }

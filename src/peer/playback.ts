@@ -69,6 +69,8 @@ export class PlaybackModel {
   #seq = 0;
   /** When buffering: the time playback is planned to begin. When playing: when #seq began. */
   #at = 0;
+  /** When playing: the duration of the chunk at #seq. */
+  #playingMs = 0;
   /** When buffering: the time the start buffer became complete, if it has. */
   #readyAt: number | null = null;
   #startupMs: number | null = null;
@@ -79,6 +81,7 @@ export class PlaybackModel {
   #played = 0;
   #skipped = 0;
   #latencyMs: number | null = null;
+  /** Latencies of the chunks played, kept sorted so that each report's percentiles cost O(n). */
   readonly #latencies: number[] = [];
 
   constructor(options: PlaybackOptions, nowMs: number) {
@@ -98,6 +101,7 @@ export class PlaybackModel {
   /** Records that a chunk is available (verified and stored), then advances. */
   add(chunk: PlayableChunk, nowMs: number): void {
     this.#available.set(chunk.seq, chunk);
+    if (this.#state === 'playing' && chunk.seq === this.#seq) this.#playingMs = chunk.durationMs;
     if (this.#state === 'idle') this.#chooseStart();
     this.tick(nowMs);
   }
@@ -122,7 +126,7 @@ export class PlaybackModel {
       case 'playing':
         return seq === this.#seq
           ? this.#at
-          : this.#at + this.#durationOf(this.#seq) + ahead - this.#options.chunkDurationMs;
+          : this.#at + this.#playingMs + ahead - this.#options.chunkDurationMs;
       case 'stalled':
         return nowMs + ahead;
     }
@@ -140,7 +144,7 @@ export class PlaybackModel {
         continue;
       }
       if (this.#state === 'playing') {
-        const endsAt = this.#at + this.#durationOf(this.#seq);
+        const endsAt = this.#at + this.#playingMs;
         if (nowMs < endsAt) return;
         const next = this.#seq + 1;
         if (this.#available.has(next)) {
@@ -195,9 +199,10 @@ export class PlaybackModel {
     this.#state = 'playing';
     this.#seq = seq;
     this.#at = at;
+    this.#playingMs = chunk.durationMs;
     this.#played++;
     this.#latencyMs = at - chunk.captureTimeMs;
-    this.#latencies.push(this.#latencyMs);
+    insertSorted(this.#latencies, this.#latencyMs);
     this.#forgetBefore(seq);
   }
 
@@ -228,8 +233,16 @@ export class PlaybackModel {
     }
     return true;
   }
+}
 
-  #durationOf(seq: number): number {
-    return this.#available.get(seq)?.durationMs ?? this.#options.chunkDurationMs;
+/** Inserts `value` into the ascending array `sorted`, after any equal values. */
+function insertSorted(sorted: number[], value: number): void {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if ((sorted[mid] ?? value) <= value) low = mid + 1;
+    else high = mid;
   }
+  sorted.splice(low, 0, value);
 }

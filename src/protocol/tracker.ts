@@ -21,6 +21,10 @@ export const MAX_ADMISSION_CHARS = 4096;
 export const TOPOLOGY_KINDS = ['list', 'tree', 'mesh'] as const;
 export type TopologyKind = (typeof TOPOLOGY_KINDS)[number];
 
+/** Why a peer reports a neighbour (the `report` message). */
+export const REPORT_REASONS = ['bad-chunk', 'protocol-violation'] as const;
+export type ReportReason = (typeof REPORT_REASONS)[number];
+
 const peerId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 const streamId = z.string().regex(STREAM_ID_PATTERN);
 const base64Url = z.string().regex(/^[A-Za-z0-9_-]{1,1024}$/);
@@ -101,6 +105,16 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('signal'), to: peerId, data: signalDataSchema }),
   z.strictObject({ type: z.literal('heartbeat'), qoe: qoeSampleSchema.optional() }),
   z.strictObject({ type: z.literal('leave') }),
+  /**
+   * The sender dropped what `peer` (a neighbour, now or just before) sent it: a chunk that failed
+   * verification (`seq`), or frames that broke the peer protocol. At most one per offender.
+   */
+  z.strictObject({
+    type: z.literal('report'),
+    peer: peerId,
+    reason: z.enum(REPORT_REASONS),
+    seq: z.number().int().min(0).max(0xffff_ffff).optional(),
+  }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
@@ -158,6 +172,11 @@ export const trackerMessageSchema = z.discriminatedUnion('type', [
     backupChildren: z.array(peerId).max(MAX_NEIGHBOURS),
   }),
   z.strictObject({ type: z.literal('signal'), from: peerId, data: signalDataSchema }),
+  /**
+   * The tracker evicted `peer` from the stream (reported by enough neighbours): close any link to
+   * it and refuse its HELLO.
+   */
+  z.strictObject({ type: z.literal('revoked'), peer: peerId }),
   z.strictObject({
     type: z.literal('error'),
     code: trackerErrorCodeSchema,

@@ -1,5 +1,5 @@
 /**
- * The simulator's discrete-event engine: a virtual clock whose timers sit in a binary heap ordered
+ * The simulator's discrete-event engine: a virtual clock whose timers sit in a 4-ary heap ordered
  * by (time, insertion sequence), and a loop that runs them in that order.
  *
  * Promises: the cores await chunk verification and origin fetches, so work started at one virtual
@@ -18,63 +18,116 @@ import type { Clock, TimerHandle } from '../common/clock.js';
 import { InvalidStateError } from '../common/errors.js';
 import { SeededRandom } from '../common/random.js';
 
-interface Timer {
-  readonly at: number;
-  readonly seq: number;
-  callback: (() => void) | undefined;
+/** A timer, and its own handle: `id` is its insertion sequence. */
+class Timer implements TimerHandle {
+  readonly id: number;
+  /** Called with `arg`; undefined once the timer fired or was cleared. */
+  callback: ((arg: unknown) => void) | undefined;
+  readonly arg: unknown;
+
+  constructor(id: number, callback: (arg: unknown) => void, arg: unknown) {
+    this.id = id;
+    this.callback = callback;
+    this.arg = arg;
+  }
 }
 
-/** A min-heap of timers by (at, seq): `seq` breaks ties in insertion order. */
+/** Children per node of the heap: a 4-ary heap is shallower than a binary one. */
+const ARITY = 4;
+
+/**
+ * A min-heap of timers by (due time, id): `id` breaks ties in insertion order. The keys sit in
+ * typed arrays beside the timers, so sifting compares them without touching a timer object.
+ */
 class TimerHeap {
-  readonly #items: Timer[] = [];
+  #at = new Float64Array(1024);
+  #id = new Float64Array(1024);
+  readonly #timers: (Timer | undefined)[] = [];
+  #size = 0;
 
   get size(): number {
-    return this.#items.length;
+    return this.#size;
   }
 
-  peek(): Timer | undefined {
-    return this.#items[0];
+  /** Due time of the earliest timer, or Infinity when there is none. */
+  get topAt(): number {
+    return this.#size === 0 ? Infinity : (this.#at[0] ?? Infinity);
   }
 
-  push(timer: Timer): void {
-    const items = this.#items;
-    let i = items.length;
-    items.push(timer);
+  get top(): Timer | undefined {
+    return this.#timers[0];
+  }
+
+  push(timer: Timer, at: number): void {
+    if (this.#size === this.#at.length) this.#grow();
+    const ats = this.#at;
+    const ids = this.#id;
+    const timers = this.#timers;
+    const id = timer.id;
+    let i = this.#size++;
     while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = items[parent];
-      if (p === undefined || !before(timer, p)) break;
-      items[i] = p;
+      const parent = ((i - 1) / ARITY) | 0;
+      const parentAt = ats[parent] ?? 0;
+      const parentId = ids[parent] ?? 0;
+      if (parentAt < at || (parentAt === at && parentId < id)) break;
+      ats[i] = parentAt;
+      ids[i] = parentId;
+      timers[i] = timers[parent];
       i = parent;
     }
-    items[i] = timer;
+    ats[i] = at;
+    ids[i] = id;
+    timers[i] = timer;
   }
 
-  pop(): Timer | undefined {
-    const items = this.#items;
-    const top = items[0];
-    const last = items.pop();
-    if (top === undefined || last === undefined || items.length === 0) return top;
-    const n = items.length;
+  /** Removes the earliest timer. */
+  pop(): void {
+    if (this.#size === 0) return;
+    const n = --this.#size;
+    const ats = this.#at;
+    const ids = this.#id;
+    const timers = this.#timers;
+    const lastAt = ats[n] ?? 0;
+    const lastId = ids[n] ?? 0;
+    const last = timers[n];
+    timers[n] = undefined;
+    if (n === 0) return;
     let i = 0;
     for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) break;
-      const l = items[left];
-      const r = left + 1 < n ? items[left + 1] : undefined;
-      const [child, c] =
-        r !== undefined && l !== undefined && before(r, l) ? [left + 1, r] : [left, l];
-      if (c === undefined || !before(c, last)) break;
-      items[i] = c;
+      const first = ARITY * i + 1;
+      if (first >= n) break;
+      let child = first;
+      let childAt = ats[first] ?? 0;
+      let childId = ids[first] ?? 0;
+      const end = Math.min(first + ARITY, n);
+      for (let c = first + 1; c < end; c++) {
+        const cAt = ats[c] ?? 0;
+        const cId = ids[c] ?? 0;
+        if (cAt < childAt || (cAt === childAt && cId < childId)) {
+          child = c;
+          childAt = cAt;
+          childId = cId;
+        }
+      }
+      if (!(childAt < lastAt || (childAt === lastAt && childId < lastId))) break;
+      ats[i] = childAt;
+      ids[i] = childId;
+      timers[i] = timers[child];
       i = child;
     }
-    items[i] = last;
-    return top;
+    ats[i] = lastAt;
+    ids[i] = lastId;
+    timers[i] = last;
   }
-}
 
-function before(a: Timer, b: Timer): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  #grow(): void {
+    const at = new Float64Array(this.#at.length * 2);
+    at.set(this.#at);
+    this.#at = at;
+    const id = new Float64Array(this.#id.length * 2);
+    id.set(this.#id);
+    this.#id = id;
+  }
 }
 
 /** Virtual time in milliseconds; moved only by `SimEngine.run()`. */
@@ -82,7 +135,7 @@ export class SimClock implements Clock {
   #now: number;
   #seq = 0;
   readonly #heap = new TimerHeap();
-  readonly #live = new Map<number, Timer>();
+  #pending = 0;
 
   constructor(startMs = 0) {
     this.#now = startMs;
@@ -93,29 +146,35 @@ export class SimClock implements Clock {
   }
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
-    const id = ++this.#seq;
-    const timer: Timer = { at: this.#now + Math.max(0, delayMs), seq: id, callback };
-    this.#heap.push(timer);
-    this.#live.set(id, timer);
-    return { id };
+    return this.setTimeoutWith(callback, undefined, delayMs);
+  }
+
+  /**
+   * `setTimeout(() => callback(arg), delayMs)` without a closure: for the simulator's own
+   * components, which set a timer or two per message.
+   */
+  setTimeoutWith<A>(callback: (arg: A) => void, arg: A, delayMs: number): TimerHandle {
+    const timer = new Timer(++this.#seq, callback as (arg: unknown) => void, arg);
+    this.#heap.push(timer, this.#now + Math.max(0, delayMs));
+    this.#pending++;
+    return timer;
   }
 
   clearTimeout(handle: TimerHandle): void {
-    const timer = this.#live.get(handle.id);
-    if (timer === undefined) return;
+    if (!(handle instanceof Timer) || handle.callback === undefined) return;
     // Cancelled timers stay in the heap until their time comes and are skipped then.
-    timer.callback = undefined;
-    this.#live.delete(handle.id);
+    handle.callback = undefined;
+    this.#pending--;
   }
 
   /** Timers set and not yet fired or cleared. */
   get pending(): number {
-    return this.#live.size;
+    return this.#pending;
   }
 
   /** Time of the earliest timer in the heap (possibly cancelled), or Infinity. */
   nextAt(): number {
-    return this.#heap.peek()?.at ?? Infinity;
+    return this.#heap.topAt;
   }
 
   /** Moves time to `ms`; only the engine calls this, never backwards. */
@@ -125,14 +184,14 @@ export class SimClock implements Clock {
 
   /** Runs the earliest timer if it is due at `at`; false when there is none. */
   runNextAt(at: number): boolean {
-    const top = this.#heap.peek();
-    if (top?.at !== at) return false;
+    const top = this.#heap.top;
+    if (top === undefined || this.#heap.topAt !== at) return false;
     this.#heap.pop();
     const callback = top.callback;
     if (callback === undefined) return true;
-    this.#live.delete(top.seq);
+    this.#pending--;
     top.callback = undefined;
-    callback();
+    callback(top.arg);
     this.events++;
     return true;
   }
@@ -203,7 +262,8 @@ export class SimEngine {
         while (clock.runNextAt(at)) {
           // Every timer of this instant, including those it sets for the same instant.
         }
-        await this.#settle();
+        // Most instants settle no promise: they go on without an await.
+        if (this.#asyncPending) await this.#settle();
       }
       clock.moveTo(untilMs);
     } finally {

@@ -131,10 +131,10 @@ class MemoryLink implements Link {
     if (this.state !== 'open') throw new InvalidStateError('link is not open yet');
     const remote = this.remote;
     const out = this.out;
-    if (out === undefined) throw new InvalidStateError('link is not open yet');
-    const leftAt = this.#network.send(out, message.byteLength, () => {
-      remote?.received(message);
-    });
+    if (out === undefined || remote === undefined) {
+      throw new InvalidStateError('link is not open yet');
+    }
+    const leftAt = this.#network.transfer(out, message.byteLength, remote, message);
     this.#outgoing.push({ leftAt, bytes: message.byteLength });
     this.#buffered += message.byteLength;
     if (!this.#drainArmed && this.bufferedAmount > this.#transport.lowWaterBytes) {

@@ -18,6 +18,7 @@
 import type { Clock } from '../common/clock.js';
 import { SwarmcastError } from '../common/errors.js';
 import type { Random } from '../common/random.js';
+import { SimClock } from './engine.js';
 
 /** How a node attaches to the network. */
 export interface SimNodeOptions {
@@ -44,6 +45,8 @@ export interface SimNodeCounters {
 
 /** Length of the bins in which upload is counted for `peakSentBytesPerSecond`. */
 const BIN_MS = 1000;
+/** A queue read from a head index drops what it has read once the head passes this. */
+const COMPACT_AFTER = 1024;
 
 /** One node of the network. */
 export class SimNode {
@@ -113,10 +116,69 @@ export class SimNode {
   }
 }
 
+/** What comes out of a pipe at `due`: a message, or a control notice. */
 interface Delivery {
-  readonly at: number;
-  readonly deliver: () => void;
+  readonly pipe: Pipe;
+  /** Set when it is put in the pipe's delivery queue. */
+  due: number;
+  handOver(): void;
 }
+
+/** What receives the messages `SimNetwork.transfer` carries. */
+export interface Receiver<M> {
+  received(message: M): void;
+}
+
+/** A message on its way: one object from `send` to its delivery (no closure per step). */
+class Transfer<M> implements Delivery {
+  readonly pipe: Pipe;
+  readonly bytes: number;
+  /** Arrival of its last byte at the receiver's downlink, when that is limited. */
+  readonly arrivesAt: number;
+  readonly receiver: Receiver<M>;
+  readonly message: M;
+  due = 0;
+  /** It took its place in the receiver's downlink. */
+  entered = false;
+
+  constructor(pipe: Pipe, bytes: number, arrivesAt: number, receiver: Receiver<M>, message: M) {
+    this.pipe = pipe;
+    this.bytes = bytes;
+    this.arrivesAt = arrivesAt;
+    this.receiver = receiver;
+    this.message = message;
+  }
+
+  handOver(): void {
+    const to = this.pipe.to;
+    to.bytesReceived += this.bytes;
+    to.messagesReceived++;
+    this.receiver.received(this.message);
+  }
+}
+
+/** A control notice: takes no capacity. */
+class Notice implements Delivery {
+  readonly pipe: Pipe;
+  readonly deliver: () => void;
+  due = 0;
+
+  constructor(pipe: Pipe, deliver: () => void) {
+    this.pipe = pipe;
+    this.deliver = deliver;
+  }
+
+  handOver(): void {
+    this.deliver();
+  }
+}
+
+/** The receiver of `send`'s messages: a callback, called. */
+const CALL: Receiver<() => void> = {
+  received: (deliver) => {
+    deliver();
+  },
+};
 
 /**
  * One direction of a connection between two nodes: messages come out in the order they went in.
@@ -132,8 +194,9 @@ export class Pipe {
   lastAt = 0;
   /** Arrival at the receiver's downlink of the last message sent; the next cannot pass it. */
   lastArrivalAt = 0;
-  /** Messages on their way to the receiver's downlink, in order. */
-  readonly arrivals: { enter: () => void }[] = [];
+  /** Messages on their way to the receiver's downlink, in order, from `arrivalsHead` on. */
+  readonly arrivals: Transfer<unknown>[] = [];
+  arrivalsHead = 0;
   #cut = false;
   readonly #queue: Delivery[] = [];
   #head = 0;
@@ -169,14 +232,17 @@ export class Pipe {
   flush(at: number): void {
     while (this.#head < this.#queue.length) {
       const next = this.#queue[this.#head];
-      if (next === undefined || next.at > at) break;
+      if (next === undefined || next.due > at) break;
       this.#head++;
-      next.deliver();
+      next.handOver();
       // A delivery may have cut the pipe (the receiver closed it).
       if (this.#cut) return;
     }
     if (this.#head === this.#queue.length) {
       this.#queue.length = 0;
+      this.#head = 0;
+    } else if (this.#head > COMPACT_AFTER) {
+      this.#queue.splice(0, this.#head);
       this.#head = 0;
     }
   }
@@ -245,6 +311,11 @@ export class SimNetwork {
    * calls `deliver` when the last byte is in. Returns the time the last byte leaves the sender.
    */
   send(pipe: Pipe, bytes: number, deliver: () => void): number {
+    return this.transfer(pipe, bytes, CALL, deliver);
+  }
+
+  /** `send` that hands `message` to `receiver` when its `bytes` are in. */
+  transfer<M>(pipe: Pipe, bytes: number, receiver: Receiver<M>, message: M): number {
     const now = this.clock.now();
     const from = pipe.from;
     const to = pipe.to;
@@ -260,31 +331,15 @@ export class SimNetwork {
     // Head-of-line blocking: nothing reaches the receiver before what was sent ahead of it.
     arrivesAt = Math.max(arrivesAt, pipe.lastArrivalAt);
     pipe.lastArrivalAt = arrivesAt;
-    const arrived = (): void => {
-      to.bytesReceived += bytes;
-      to.messagesReceived++;
-      deliver();
-    };
+    const transfer = new Transfer(pipe, bytes, arrivesAt, receiver, message);
     // The downlink is taken when the message reaches it, not when it is sent: a message waiting
     // behind a busy uplink must not hold the receiver's downlink for other senders meanwhile.
     // An unlimited downlink has no queue, so the message goes into the pipe at once.
     if (to.downloadKbps === Infinity) {
-      this.#enqueue(pipe, arrivesAt, arrived);
+      this.#enqueue(transfer, arrivesAt);
     } else {
-      // Arrivals enter the downlink in the pipe's order, even on a clock whose timers may fire
-      // out of order (the system clock rounds delays): each timer takes every earlier one too.
-      const entry = {
-        enter: (): void => {
-          const inAt = Math.max(arrivesAt, to.downFreeAt) + serialisationMs(bytes, to.downloadKbps);
-          to.downFreeAt = inAt;
-          this.#enqueue(pipe, inAt, arrived);
-        },
-      };
-      pipe.arrivals.push(entry);
-      this.clock.setTimeout(() => {
-        const at = pipe.arrivals.indexOf(entry);
-        for (const earlier of pipe.arrivals.splice(0, at + 1)) earlier.enter();
-      }, arrivesAt - now);
+      pipe.arrivals.push(transfer);
+      this.#after(arrivesAt - now, this.#arrive, transfer);
     }
     return leftAt;
   }
@@ -294,18 +349,63 @@ export class SimNetwork {
    * `delayMs` (default: the pipe's latency), and after everything already in the pipe.
    */
   notify(pipe: Pipe, deliver: () => void, delayMs = pipe.latencyMs): void {
-    this.#enqueue(pipe, this.clock.now() + delayMs, deliver);
+    this.#enqueue(new Notice(pipe, deliver), this.clock.now() + delayMs);
   }
 
-  #enqueue(pipe: Pipe, at: number, deliver: () => void): void {
+  /**
+   * `transfer` reached the receiver's downlink. Arrivals enter it in the pipe's order, even on a
+   * clock whose timers may fire out of order (the system clock rounds delays): each takes every
+   * earlier one in too.
+   */
+  readonly #arrive = (transfer: Transfer<unknown>): void => {
+    if (transfer.entered) return;
+    const pipe = transfer.pipe;
+    const to = pipe.to;
+    for (;;) {
+      const earlier = pipe.arrivals[pipe.arrivalsHead++];
+      if (earlier === undefined) break;
+      earlier.entered = true;
+      const inAt =
+        Math.max(earlier.arrivesAt, to.downFreeAt) +
+        serialisationMs(earlier.bytes, to.downloadKbps);
+      to.downFreeAt = inAt;
+      this.#enqueue(earlier, inAt);
+      if (earlier === transfer) break;
+    }
+    if (pipe.arrivalsHead === pipe.arrivals.length) {
+      pipe.arrivals.length = 0;
+      pipe.arrivalsHead = 0;
+    } else if (pipe.arrivalsHead > COMPACT_AFTER) {
+      pipe.arrivals.splice(0, pipe.arrivalsHead);
+      pipe.arrivalsHead = 0;
+    }
+  };
+
+  #enqueue(delivery: Delivery, at: number): void {
+    const pipe = delivery.pipe;
     if (pipe.isCut) return;
     const due = Math.max(at, pipe.lastAt);
     pipe.lastAt = due;
-    pipe.push({ at: due, deliver });
-    this.clock.setTimeout(() => {
-      pipe.flush(due);
-    }, due - this.clock.now());
+    delivery.due = due;
+    pipe.push(delivery);
+    this.#after(due - this.clock.now(), flushUpTo, delivery);
   }
+
+  /** Calls `callback(arg)` after `delayMs`: on the simulator's clock, without a closure. */
+  #after<A>(delayMs: number, callback: (arg: A) => void, arg: A): void {
+    if (this.clock instanceof SimClock) {
+      this.clock.setTimeoutWith(callback, arg, delayMs);
+    } else {
+      this.clock.setTimeout(() => {
+        callback(arg);
+      }, delayMs);
+    }
+  }
+}
+
+/** A delivery's timer: everything in its pipe due by then comes out. */
+function flushUpTo(delivery: Delivery): void {
+  delivery.pipe.flush(delivery.due);
 }
 
 /** Milliseconds `bytes` take at `kbps` (kilobits per second = bits per millisecond). */

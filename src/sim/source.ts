@@ -104,7 +104,7 @@ export class SimSource {
       signature: new Uint8Array(SIGNATURE_BYTES),
     };
     const digest = new Uint8Array(DIGEST_BYTES);
-    writeTag(digest, tag(tagKey, meta, bytes));
+    writeTag(digest, knownTag(tagKey, meta, bytes));
     return { ...meta, digest, bytes };
   }
 }
@@ -121,7 +121,7 @@ export function simVerifier(tagKey: number, onSettle: () => void): ChunkVerifier
       if (chunk.bytes.byteLength !== chunk.byteLength) {
         return Promise.reject(new VerificationError(`chunk ${chunk.seq}: length mismatch`));
       }
-      writeTag(expected, tag(tagKey, chunk, chunk.bytes));
+      writeTag(expected, knownTag(tagKey, chunk, chunk.bytes));
       for (let i = 0; i < expected.length; i++) {
         if (expected[i] !== chunk.digest[i]) {
           return Promise.reject(new VerificationError(`chunk ${chunk.seq}: tag mismatch`));
@@ -140,25 +140,75 @@ interface TaggedMeta {
   readonly durationMs: number;
 }
 
+/** A tag computed over some bytes, with the key and metadata it was computed with. */
+interface KnownTag extends TaggedMeta {
+  readonly key: number;
+  readonly tag: [number, number];
+}
+
+/** The last tag computed over each `Uint8Array` of chunk bytes. */
+const knownTags = new WeakMap<Uint8Array, KnownTag>();
+
+/**
+ * `tag(key, meta, bytes)`, computed once for the same bytes and metadata: every peer of a run
+ * verifies the very same `Uint8Array` (messages are handed over, not copied, and relays pass on the
+ * bytes they got), which no one modifies once made.
+ */
+function knownTag(key: number, meta: TaggedMeta, bytes: Uint8Array): [number, number] {
+  const known = knownTags.get(bytes);
+  if (
+    known?.key === key &&
+    known.seq === meta.seq &&
+    known.byteLength === meta.byteLength &&
+    known.mediaTimeMs === meta.mediaTimeMs &&
+    known.captureTimeMs === meta.captureTimeMs &&
+    known.durationMs === meta.durationMs
+  ) {
+    return known.tag;
+  }
+  const computed = tag(key, meta, bytes);
+  knownTags.set(bytes, {
+    key,
+    seq: meta.seq,
+    byteLength: meta.byteLength,
+    mediaTimeMs: meta.mediaTimeMs,
+    captureTimeMs: meta.captureTimeMs,
+    durationMs: meta.durationMs,
+    tag: computed,
+  });
+  return computed;
+}
+
 /** Two 32-bit FNV-1a-style lanes over the metadata and the sampled bytes. */
 function tag(key: number, meta: TaggedMeta, bytes: Uint8Array): [number, number] {
-  let a = (0x811c9dc5 ^ key) >>> 0;
-  let b = (0x1b873593 ^ Math.imul(key, 0x9e3779b1)) >>> 0;
-  const mix = (value: number): void => {
-    a = Math.imul(a ^ value, 0x01000193) >>> 0;
-    b = Math.imul(b ^ value, 0x5bd1e995) >>> 0;
-    b ^= b >>> 15;
-  };
-  mix(meta.seq);
-  mix(meta.byteLength);
-  mix(meta.durationMs);
-  mix(meta.mediaTimeMs);
-  mix(Math.floor(meta.captureTimeMs / 0x1_0000_0000));
-  mix(meta.captureTimeMs >>> 0);
+  const lanes = new TagLanes(key);
+  lanes.mix(meta.seq);
+  lanes.mix(meta.byteLength);
+  lanes.mix(meta.durationMs);
+  lanes.mix(meta.mediaTimeMs);
+  lanes.mix(Math.floor(meta.captureTimeMs / 0x1_0000_0000));
+  lanes.mix(meta.captureTimeMs >>> 0);
   const n = bytes.byteLength;
-  for (let i = (key >>> 0) % TAG_STRIDE; i < n; i += TAG_STRIDE) mix(bytes[i] ?? 0);
-  if (n > 0) mix(bytes[n - 1] ?? 0);
-  return [a, b];
+  for (let i = (key >>> 0) % TAG_STRIDE; i < n; i += TAG_STRIDE) lanes.mix(bytes[i] ?? 0);
+  if (n > 0) lanes.mix(bytes[n - 1] ?? 0);
+  return [lanes.a, lanes.b];
+}
+
+/** The state of `tag`'s two lanes. */
+class TagLanes {
+  a: number;
+  b: number;
+
+  constructor(key: number) {
+    this.a = (0x811c9dc5 ^ key) >>> 0;
+    this.b = (0x1b873593 ^ Math.imul(key, 0x9e3779b1)) >>> 0;
+  }
+
+  mix(value: number): void {
+    this.a = Math.imul(this.a ^ value, 0x01000193) >>> 0;
+    this.b = Math.imul(this.b ^ value, 0x5bd1e995) >>> 0;
+    this.b ^= this.b >>> 15;
+  }
 }
 
 function writeTag(out: Uint8Array, [a, b]: [number, number]): void {

@@ -12,10 +12,11 @@ import type { SeededRandom } from '../common/random.js';
 import type { ChunkVerifier } from '../crypto/chunk-signing.js';
 import type { SyncSigner } from '../crypto/keys.js';
 import { PEER_DEFAULTS, PeerCore, type PeerOptions, type PeerStats } from '../peer/core.js';
-import { CHUNK_META_BYTES } from '../protocol/chunk.js';
+import { CHUNK_META_BYTES, type Chunk } from '../protocol/chunk.js';
 import type { StreamInfo } from '../protocol/tracker.js';
 import type { TrackerSnapshot } from '../tracker/core/tracker-core.js';
 import type { TrackerOptions } from '../tracker/core/tracker-core.js';
+import type { PeerTransportFactory, TrackerConnectionFactory } from '../transport/types.js';
 import { SimEngine } from './engine.js';
 import { MemoryTransport, MEMORY_TRANSPORT_DEFAULTS } from './memory-transport.js';
 import { SimNetwork, type SimNodeCounters, type SimNodeOptions } from './network.js';
@@ -69,6 +70,12 @@ export interface SimSwarmOptions {
   tracker?: TrackerOptions;
   /** Peer core options for every viewer, over `PEER_DEFAULTS`. */
   peer?: Partial<Omit<PeerOptions, 'stream' | 'role' | 'info' | 'uploadKbps'>>;
+  /** Wraps viewer `index`'s transport (attack modes, observers of what it sends). */
+  viewerTransport?: (index: number, factory: PeerTransportFactory) => PeerTransportFactory;
+  /** Wraps viewer `index`'s tracker connection. */
+  viewerTracker?: (index: number, factory: TrackerConnectionFactory) => TrackerConnectionFactory;
+  /** Told of every chunk the source publishes (what a lab checks peers' chunks against). */
+  onPublish?: (chunk: Chunk) => void;
 }
 
 export const SIM_SWARM_DEFAULTS: Omit<SimSwarmOptions, 'seed'> = {
@@ -320,6 +327,7 @@ export class SimSwarm {
       this.network.send(ingest, CHUNK_META_BYTES + chunk.byteLength, () => {
         this.origin.add(chunk);
       });
+      o.onPublish?.(chunk);
       this.#broadcaster.publish(chunk);
     });
     const run = await this.engine.run(o.durationMs);
@@ -353,6 +361,8 @@ export class SimSwarm {
 
   #join(index: number, node: SimNodeOptions): void {
     if (this.#state !== 'running') return;
+    const wrap = <F>(hook: ((index: number, factory: F) => F) | undefined, factory: F): F =>
+      hook === undefined ? factory : hook(index, factory);
     const nodeId = `v${index}`;
     this.network.addNode(nodeId, node);
     const viewer: Viewer = {
@@ -368,10 +378,13 @@ export class SimSwarm {
           clock: this.engine.clock,
           random: this.engine.random(`viewer:${index}`),
           logger: this.#log.child(nodeId),
-          transport: this.#transportFactory(nodeId, (transport) => {
-            viewer.transport = transport;
-          }),
-          tracker: this.tracker.connectionFactory(nodeId),
+          transport: wrap(
+            this.#o.viewerTransport,
+            this.#transportFactory(nodeId, (transport) => {
+              viewer.transport = transport;
+            }),
+          ),
+          tracker: wrap(this.#o.viewerTracker, this.tracker.connectionFactory(nodeId)),
           origin: this.origin.client(nodeId),
           verifier: () => this.#verifier(),
           identity: this.#signer(`viewer:${index}`),

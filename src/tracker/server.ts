@@ -15,6 +15,7 @@ import {
   SwarmcastError,
   errorMessage,
 } from '../common/errors.js';
+import { Emitter } from '../common/events.js';
 import type { Logger } from '../common/logger.js';
 import { CryptoRandom, type Random } from '../common/random.js';
 import { generateNodeSigner, nodeSignatureCheck } from '../crypto/ed25519.node.js';
@@ -73,6 +74,15 @@ export interface TrackerServerComponents {
   signer?: SyncSigner;
 }
 
+export interface TrackerServerEvents {
+  /**
+   * The tracker closed a welcomed peer's connection itself: evicted (on reports, or by an
+   * operator), cut for abuse, or silent too long. Not emitted when the peer left or its socket
+   * dropped, nor when the tracker closes.
+   */
+  'peer:removed': { peerId: string; reason: string };
+}
+
 interface SocketState {
   readonly connectionId: string;
   /** Cleared when a ping is sent, set by the pong. */
@@ -89,6 +99,7 @@ export class TrackerServer {
   readonly #path: string;
   readonly #pingIntervalMs: number;
   readonly #sockets = new Map<WebSocket, SocketState>();
+  readonly #events: Emitter<TrackerServerEvents>;
   readonly #monitorOptions: MonitorOptions | undefined;
   #http: Server | undefined;
   #server: WebSocketServer | undefined;
@@ -101,6 +112,7 @@ export class TrackerServer {
   constructor(components: TrackerServerComponents, options: TrackerServerOptions = {}) {
     this.#logger = components.logger;
     this.#clock = components.clock ?? new SystemClock();
+    this.#events = new Emitter(this.#logger);
     this.core = new TrackerCore(
       {
         clock: this.#clock,
@@ -123,6 +135,13 @@ export class TrackerServer {
     if (!Number.isInteger(this.#pingIntervalMs) || this.#pingIntervalMs < 1) {
       throw new SwarmcastError('invalid-argument', 'pingIntervalMs must be a positive integer');
     }
+  }
+
+  on<K extends keyof TrackerServerEvents>(
+    event: K,
+    listener: (payload: TrackerServerEvents[K]) => void,
+  ): () => void {
+    return this.#events.on(event, listener);
   }
 
   /** The `ws://` URL peers connect to, once listening. */
@@ -254,12 +273,18 @@ export class TrackerServer {
       socket.terminate();
       return;
     }
+    /** The peer id the core's `welcome` gave this connection. */
+    let peerId: string | undefined;
     const connectionId = this.core.connect(
       (message) => {
+        if (message.type === 'welcome') peerId = message.peerId;
         if (socket.readyState === WebSocket.OPEN) socket.send(encodeMessage(message));
       },
       (reason) => {
         socket.close(CLOSE_POLICY_VIOLATION, reason);
+        if (peerId !== undefined && !this.#isClosed()) {
+          this.#events.emit('peer:removed', { peerId, reason });
+        }
       },
     );
     this.#sockets.set(socket, { connectionId, alive: true });

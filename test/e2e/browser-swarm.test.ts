@@ -6,6 +6,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runCleanups, type Cleanup } from '../helpers/cleanup.js';
 import type { Page } from 'playwright-core';
 import { loadViewerBundle } from '../../src/browser/bundle.node.js';
 import type { ViewerStats } from '../../src/browser/viewer.js';
@@ -25,17 +26,11 @@ const STREAM = 'live';
 const OUTPUT_DIR = new URL('../../test-output/', import.meta.url);
 const SWARM_MS = 30_000;
 
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups: Cleanup[] = [];
 
 afterEach(async () => {
   pageErrors.length = 0;
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    try {
-      await cleanup();
-    } catch {
-      // Keep cleaning up: one failure must not leave the rest running.
-    }
-  }
+  await runCleanups(cleanups);
 });
 
 function requireLoopbackNamespace(): void {

@@ -3,10 +3,12 @@
  * (ffmpeg broadcaster, origin, tracker and 6 Node peer processes over real WebRTC on loopback):
  * it shows every node with its links, and its controls work: kill removes a peer whose children
  * then re-attach, the topology switch rebuilds the overlay, failure injection replaces viewers
- * until stopped, and a lab scenario shows its record.
+ * until stopped, a lab scenario shows its record, and an attack starts a polluter that the
+ * tracker evicts.
  */
 import { mkdir } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runCleanups, type Cleanup } from '../helpers/cleanup.js';
 import type { Page } from 'playwright-core';
 import { silentLogger } from '../../src/common/logger.js';
 import { LocalSwarm } from '../../src/lab/local-swarm.js';
@@ -18,16 +20,10 @@ import { sleep, waitFor } from '../helpers/wait.js';
 const OUTPUT_DIR = new URL('../../test-output/', import.meta.url);
 const PEERS = 6;
 
-const cleanups: (() => Promise<unknown> | undefined)[] = [];
+const cleanups: Cleanup[] = [];
 
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    try {
-      await cleanup();
-    } catch {
-      // Keep cleaning up: one failure must not leave the rest running.
-    }
-  }
+  await runCleanups(cleanups);
 });
 
 function stream(swarm: LocalSwarm): StreamSnapshot | undefined {
@@ -90,8 +86,8 @@ async function pageMatchesTracker(page: Page, swarm: LocalSwarm, timeoutMs: numb
 
 describe('monitor', () => {
   it(
-    'shows all 7 nodes with their links; kill removes a peer whose children re-attach; topology switch, failure injection and a lab scenario work from the page',
-    { timeout: 150_000 },
+    'shows all 7 nodes with their links; kill removes a peer whose children re-attach; topology switch, failure injection, a lab scenario and an attack work from the page',
+    { timeout: 175_000 },
     async () => {
       const swarm = new LocalSwarm(
         { logger: silentLogger },
@@ -260,6 +256,47 @@ describe('monitor', () => {
       expect(await page.locator('#lab-state').textContent()).toMatch(/^done in .* mesh,/);
       await page.screenshot({
         path: new URL('monitor-controls.png', OUTPUT_DIR).pathname,
+        fullPage: true,
+      });
+
+      // Start an attack from the page on a tree: a corrupt polluter joins (a leaf, marked in the
+      // table); killing the broadcaster's child moves it, the tree's newest node, into that place,
+      // so it relays bad chunks; its new children report it and the tracker evicts it.
+      await page.selectOption('#topology-select', 'tree');
+      await page.locator('#topology-form button[type="submit"]').click();
+      await waitFor(() => stream(swarm)?.topology === 'tree', 'the tree topology', 5000, 50);
+      await page.selectOption('#attack-mode', 'corrupt');
+      await page.fill('#attack-polluters', '1');
+      await page.locator('#attack-start').click();
+      await expect
+        .poll(() => page.locator('#attack-started').textContent(), { timeout: 5000 })
+        .toBe('1');
+      await expect
+        .poll(() => page.locator('#peers tr[data-polluter="corrupt"]').count(), { timeout: 10_000 })
+        .toBe(1);
+      const tree = stream(swarm);
+      const root = tree?.nodes.find((n) => n.role === 'broadcaster');
+      const top = tree?.nodes.find(
+        (n) => n.role === 'viewer' && n.parents.includes(root?.id ?? ''),
+      );
+      if (top === undefined) throw new Error('no child of the broadcaster');
+      await page.locator(`button.kill[data-peer="${top.id}"]`).click();
+      await expect
+        .poll(() => page.locator('#attack-evicted').textContent(), { timeout: 10_000 })
+        .toBe('1');
+      await expect
+        .poll(() => page.locator('#attack-state').textContent(), { timeout: 3000 })
+        .toMatch(
+          /^1 polluter \(corrupt\): 1 evicted, slowest \d+\.\d s after its first bad message$/,
+        );
+      const [polluter] = swarm.polluters();
+      expect(polluter?.removedReason).toBe('evicted');
+      expect(stream(swarm)?.nodes.some((n) => n.id === polluter?.peerId)).toBe(false);
+      await expect
+        .poll(() => page.locator('#peers tr[data-polluter]').count(), { timeout: 5000 })
+        .toBe(0);
+      await page.screenshot({
+        path: new URL('monitor-attack.png', OUTPUT_DIR).pathname,
         fullPage: true,
       });
       expect(pageErrors).toEqual([]);

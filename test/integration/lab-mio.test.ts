@@ -1,45 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CliRunner, type CliResult } from '../helpers/cli.js';
 import type { MioRunRecord } from '../../src/lab/mio.js';
 
-const CLI = join(import.meta.dirname, '../../src/cli/index.ts');
 const RUN_TIMEOUT_MS = 60_000;
 
-const children = new Set<ChildProcess>();
-const dirs: string[] = [];
+const cli = new CliRunner();
+afterEach(() => cli.cleanup());
 
-afterEach(async () => {
-  for (const child of children) {
-    if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-  }
-  children.clear();
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
+/** Runs `swarmcast lab mio <args>` to completion. */
+const lab = (args: readonly string[]): Promise<CliResult> => cli.run(['lab', 'mio', ...args]);
 
-/** Runs `swarmcast lab mio <args>` to completion; resolves with its exit code and output. */
-async function lab(
-  args: readonly string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'lab', 'mio', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { code, stdout, stderr };
-}
-
-async function outDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'swarmcast-lab-mio-'));
-  dirs.push(dir);
-  return dir;
-}
+const outDir = (): Promise<string> => cli.tempDir('swarmcast-lab-mio-');
 
 const SMALL = [
   '--peers',
@@ -119,6 +92,37 @@ describe('swarmcast lab mio', () => {
       expect(await readFile(join(second, 'results.json'), 'utf8')).toBe(
         await readFile(join(first, 'results.json'), 'utf8'),
       );
+    },
+    2 * RUN_TIMEOUT_MS,
+  );
+
+  it(
+    'gives the same results.json with --jobs 2 (worker threads) as with --jobs 1',
+    async () => {
+      const [one, two] = [await outDir(), await outDir()];
+      const tiny = [
+        ...['--peers', '8', '--duration', '6', '--reps', '2', '--rates', '0,3'],
+        ...['--topologies', 'list,mesh', '--distributions', 'binomial', '--seed', '7'],
+      ];
+      const a = await lab([...tiny, '--jobs', '1', '--out', one]);
+      expect(a.code, a.stderr).toBe(0);
+      const b = await lab([...tiny, '--jobs', '2', '--out', two]);
+      expect(b.code, b.stderr).toBe(0);
+      expect(b.stderr).toMatch(/8\/8 runs/);
+      const records = await readFile(join(two, 'results.json'), 'utf8');
+      expect(
+        (JSON.parse(records) as MioRunRecord[]).map((r) => [r.topology, r.rate, r.rep]),
+      ).toEqual([
+        ['list', 0, 0],
+        ['list', 0, 1],
+        ['list', 3, 0],
+        ['list', 3, 1],
+        ['mesh', 0, 0],
+        ['mesh', 0, 1],
+        ['mesh', 3, 0],
+        ['mesh', 3, 1],
+      ]);
+      expect(records).toBe(await readFile(join(one, 'results.json'), 'utf8'));
     },
     2 * RUN_TIMEOUT_MS,
   );

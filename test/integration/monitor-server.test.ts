@@ -5,7 +5,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { silentLogger } from '../../src/common/logger.js';
-import type { LabResult, MonitorUpdate } from '../../src/monitor/messages.js';
+import type {
+  AttackRequest,
+  AttackStatus,
+  LabResult,
+  MonitorUpdate,
+} from '../../src/monitor/messages.js';
+import { SwarmcastError } from '../../src/common/errors.js';
 import {
   decodeTrackerMessage,
   type ClientMessage,
@@ -185,6 +191,8 @@ describe('the tracker monitor endpoints', () => {
           },
         },
       });
+      const removed: { peerId: string; reason: string }[] = [];
+      server.on('peer:removed', (event) => removed.push(event));
       const broadcaster = await joinPeer(server.url ?? '', 'broadcaster');
       const a = await joinPeer(server.url ?? '', 'viewer');
       const b = await joinPeer(server.url ?? '', 'viewer');
@@ -201,6 +209,7 @@ describe('the tracker monitor endpoints', () => {
       expect(asked).toEqual([a.peerId]);
       // The kill function did not know the peer: the tracker evicted it and closed its socket.
       await a.closed;
+      expect(removed).toEqual([{ peerId: a.peerId, reason: 'evicted' }]);
       const nodes = server.core.snapshot().streams[0]?.nodes ?? [];
       expect(nodes.map((n) => n.id)).toEqual([broadcaster.peerId, b.peerId]);
       expect(nodes[1]?.parents).toEqual([broadcaster.peerId]);
@@ -332,8 +341,79 @@ describe('the monitor controls', () => {
       const update = await monitorUpdate(bare);
       expect(update.controls.failures).toBeNull();
       expect(update.controls.notes.join(' ')).toMatch(/Failure injection: not offered/);
-      expect(update.controls.notes.join(' ')).toMatch(/Attacks: not offered yet/);
+      expect(update.controls.notes.join(' ')).toMatch(/Attacks: not offered\. /);
       const answer = await post(bare, '/monitor/failures', { rate: 1, distribution: 'uniform' });
+      expect(answer.status).toBe(501);
+    },
+  );
+
+  it(
+    'pass a valid attack request to the runner hook and show its state; 400 for an invalid one, 409 when the runner refuses, 501 without a runner',
+    { timeout: 5000 },
+    async () => {
+      const requests: AttackRequest[] = [];
+      let state: AttackStatus = { maxPolluters: 2, polluters: [] };
+      const server = await startTracker({
+        monitor: {
+          bundle: BUNDLE,
+          attack: {
+            start: (request) => {
+              if (state.polluters.length + request.polluters > state.maxPolluters) {
+                throw new SwarmcastError('invalid-argument', 'at most 2 polluters');
+              }
+              requests.push(request);
+              state = {
+                ...state,
+                polluters: [
+                  ...state.polluters,
+                  {
+                    peerId: null,
+                    mode: request.mode,
+                    alive: true,
+                    harmful: 0,
+                    removedReason: null,
+                    evictionMs: null,
+                  },
+                ],
+              };
+              return state;
+            },
+            status: () => state,
+          },
+        },
+      });
+      expect((await monitorUpdate(server)).controls.attack).toEqual(state);
+      expect((await monitorUpdate(server)).controls.notes.join(' ')).not.toMatch(/Attacks/);
+
+      const response = await post(server, '/monitor/attack', { mode: 'corrupt', polluters: 1 });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as AttackStatus).polluters).toHaveLength(1);
+      expect(requests).toEqual([{ mode: 'corrupt', polluters: 1 }]);
+      expect((await monitorUpdate(server)).controls.attack?.polluters).toEqual([
+        expect.objectContaining({ mode: 'corrupt', alive: true }),
+      ]);
+
+      for (const [body, problem] of [
+        [{ mode: 'nice', polluters: 1 }, /mode: /],
+        [{ mode: 'corrupt', polluters: 0 }, /polluters: /],
+        [{ mode: 'corrupt', polluters: 1.5 }, /polluters: /],
+        [{ mode: 'corrupt', polluters: 51 }, /polluters: .*50/],
+        [{ mode: 'corrupt' }, /polluters: /],
+        [{ mode: 'corrupt', polluters: 1, fraction: 0.1 }, /fraction/],
+      ] as const) {
+        const answer = await post(server, '/monitor/attack', body);
+        expect(answer.status).toBe(400);
+        expect(await answer.text()).toMatch(problem);
+      }
+      const refused = await post(server, '/monitor/attack', { mode: 'replay', polluters: 2 });
+      expect([refused.status, await refused.text()]).toEqual([409, 'at most 2 polluters']);
+      expect((await post(server, '/monitor/attack', '{"mode":')).status).toBe(400);
+      expect((await fetch(`${httpBase(server)}/monitor/attack`)).status).toBe(405);
+      expect(requests).toHaveLength(1);
+
+      const bare = await startTracker({ monitor: { bundle: BUNDLE } });
+      expect((await monitorUpdate(bare)).controls.attack).toBeNull();
+      const answer = await post(bare, '/monitor/attack', { mode: 'corrupt', polluters: 1 });
       expect(answer.status).toBe(501);
     },
   );

@@ -12,7 +12,11 @@ import {
   type StreamInfo,
   type TrackerMessage,
 } from '../../src/protocol/tracker.js';
-import { TrackerCore, type TrackerOptions } from '../../src/tracker/core/tracker-core.js';
+import {
+  TRACKER_DEFAULTS,
+  TrackerCore,
+  type TrackerOptions,
+} from '../../src/tracker/core/tracker-core.js';
 import { treeTopology } from '../../src/tracker/core/tree.js';
 
 const TIMEOUT_MS = 5000;
@@ -756,5 +760,160 @@ describe('TrackerCore.setTopology', { timeout: TIMEOUT_MS }, () => {
     expect(core.setTopology('other', 'mesh')).toBe(false);
     expect([...b.take(), ...v.take()]).toEqual([]);
     expect(core.snapshot().streams[0]?.topology).toBe('tree');
+  });
+});
+
+describe('TrackerCore reports and eviction', { timeout: TIMEOUT_MS }, () => {
+  /** A binary tree under one root child, without standby links. */
+  const TREE: TrackerOptions = {
+    topology: 'tree',
+    topologies: { tree: treeTopology({ stripes: 1, rootFanout: 1, fanout: 2, backupParents: 0 }) },
+  };
+
+  /** A viewer that authenticates with `key` and joins `live`; returns it with what it was told. */
+  function keyedViewer(
+    t: ReturnType<typeof setup>,
+    key: ReturnType<typeof generateNodeSigner>,
+  ): FakeClient {
+    const client = t.connect();
+    client.send({
+      type: 'hello',
+      version: TRACKER_PROTOCOL_VERSION,
+      role: 'viewer',
+      publicKey: key.publicKey,
+    });
+    const [challenge] = client.take();
+    if (challenge?.type !== 'challenge') throw new Error('no challenge');
+    const signed = authMessage(
+      fromBase64Url(challenge.nonce),
+      key.publicKey,
+      'viewer',
+      challenge.trackerKey,
+    );
+    client.send({ type: 'auth', signature: toBase64Url(key.signSync(signed)) });
+    const [welcome] = client.take();
+    if (welcome?.type !== 'welcome') throw new Error('no welcome');
+    client.peerId = welcome.peerId;
+    client.send({ type: 'join', stream: 'live' });
+    return client;
+  }
+
+  /** The broadcaster, a relay `r` (its only child) and `r`'s two children `a` and `c`. */
+  function relayWithTwoChildren() {
+    const t = setup(TREE);
+    const b = t.broadcaster();
+    const relayKey = generateNodeSigner();
+    const r = keyedViewer(t, relayKey);
+    const a = t.viewer();
+    const c = t.viewer();
+    const parentsOf = (id: string) =>
+      t.core.snapshot().streams[0]?.nodes.find((n) => n.id === id)?.parents ?? [];
+    expect(parentsOf(a.peerId)).toEqual([r.peerId]);
+    expect(parentsOf(c.peerId)).toEqual([r.peerId]);
+    for (const client of [b, r, a, c]) client.take();
+    return { ...t, b, r, a, c, relayKey, parentsOf };
+  }
+
+  it('tracker.receive(report) from one neighbour demotes the peer but never evicts it', () => {
+    const { b, r, a, c, core, parentsOf, runFor } = relayWithTwoChildren();
+    a.send({ type: 'report', peer: r.peerId, reason: 'bad-chunk', seq: 12 });
+    // It feeds `c` too: it keeps its place for `c` to witness what it sends…
+    expect(parentsOf(c.peerId)).toEqual([r.peerId]);
+    runFor(TRACKER_DEFAULTS.witnessWindowMs + 100, [b, r, a, c]);
+    // … and, no second report having come, is demoted: it feeds neither of its former children
+    // any more, and is still a member.
+    expect(parentsOf(a.peerId)).not.toContain(r.peerId);
+    expect(parentsOf(c.peerId)).not.toContain(r.peerId);
+    expect(core.snapshot().streams[0]?.nodes.map((n) => n.id)).toContain(r.peerId);
+    // The same reporter again, for another chunk and another reason, changes nothing.
+    a.send({ type: 'report', peer: r.peerId, reason: 'bad-chunk', seq: 13 });
+    a.send({ type: 'report', peer: r.peerId, reason: 'protocol-violation' });
+    expect(r.closed).toBeUndefined();
+    expect(r.take().some((m) => m.type === 'error')).toBe(false);
+    expect([...a.take(), ...c.take()].some((m) => m.type === 'revoked')).toBe(false);
+  });
+
+  it('tracker.receive(report) from two distinct neighbours evicts the peer, closes it and tells every member', () => {
+    const { b, r, a, c, core, parentsOf } = relayWithTwoChildren();
+    c.send({ type: 'report', peer: r.peerId, reason: 'bad-chunk', seq: 12 });
+    // Within the witness window `r` still feeds `a`, whose report then evicts it.
+    expect(parentsOf(a.peerId)).toEqual([r.peerId]);
+    a.send({ type: 'report', peer: r.peerId, reason: 'bad-chunk', seq: 13 });
+    expect(r.closed).toBe('evicted');
+    expect(r.take().at(-1)).toMatchObject({ type: 'error', code: 'unauthorized' });
+    expect(core.snapshot().streams[0]?.nodes.map((n) => n.id)).not.toContain(r.peerId);
+    for (const member of [b, a, c]) {
+      expect(member.take()).toContainEqual({ type: 'revoked', peer: r.peerId });
+    }
+  });
+
+  it('tracker.receive(report) demotes at once a peer that feeds no one but its reporter', () => {
+    const t = setup(TREE);
+    const b = t.broadcaster();
+    const r = t.viewer();
+    const a = t.viewer();
+    const parentsOf = (id: string) =>
+      t.core.snapshot().streams[0]?.nodes.find((n) => n.id === id)?.parents ?? [];
+    expect(parentsOf(a.peerId)).toEqual([r.peerId]);
+    for (const client of [b, r, a]) client.take();
+    a.send({ type: 'report', peer: r.peerId, reason: 'bad-chunk', seq: 3 });
+    expect(parentsOf(a.peerId)).not.toContain(r.peerId);
+    expect(r.closed).toBeUndefined();
+  });
+
+  it('tracker.receive(join) refuses a key that was evicted from the stream, but not a fresh one', () => {
+    const t = relayWithTwoChildren();
+    t.a.send({ type: 'report', peer: t.r.peerId, reason: 'bad-chunk', seq: 1 });
+    t.c.send({ type: 'report', peer: t.r.peerId, reason: 'bad-chunk', seq: 2 });
+    expect(t.r.closed).toBe('evicted');
+
+    const again = keyedViewer(t, t.relayKey);
+    expect(again.take().at(-1)).toMatchObject({ type: 'error', code: 'unauthorized' });
+    expect(again.closed).toBeDefined();
+    expect(t.core.snapshot().streams[0]?.nodes.map((n) => n.id)).not.toContain(again.peerId);
+
+    const fresh = t.viewer();
+    expect(fresh.take().some((m) => m.type === 'joined')).toBe(true);
+  });
+
+  it('tracker.receive(report) refuses reports of a non-neighbour, of itself and before join, and ignores unknown peers', () => {
+    const t = setup(TREE);
+    const b = t.broadcaster();
+    const r = t.viewer();
+    const a = t.viewer();
+    const c = t.viewer();
+    const d = t.viewer(); // a child of `a`: no neighbour of `c`
+    for (const client of [b, r, a, c, d]) client.take();
+    c.send({ type: 'report', peer: d.peerId, reason: 'bad-chunk', seq: 1 });
+    expect(errorCode(c.take())).toBe('unauthorized');
+    c.send({ type: 'report', peer: c.peerId, reason: 'bad-chunk', seq: 1 });
+    expect(errorCode(c.take())).toBe('unauthorized');
+    c.send({ type: 'report', peer: b.peerId, reason: 'bad-chunk', seq: 1 });
+    expect(errorCode(c.take())).toBe('unauthorized');
+    c.send({ type: 'report', peer: 'nobody', reason: 'bad-chunk', seq: 1 });
+    expect(c.take()).toEqual([]);
+    const outsider = t.hello('viewer');
+    outsider.send({ type: 'report', peer: r.peerId, reason: 'bad-chunk', seq: 1 });
+    expect(errorCode(outsider.take())).toBe('out-of-order');
+    expect(t.core.snapshot().streams[0]?.nodes).toHaveLength(5);
+  });
+
+  it('a report counts only within reportWindowMs of the two peers ceasing to be neighbours', () => {
+    const { r, a, c, runFor, b, parentsOf } = relayWithTwoChildren();
+    c.send({ type: 'report', peer: r.peerId, reason: 'bad-chunk', seq: 12 });
+    runFor(TRACKER_DEFAULTS.witnessWindowMs + 100, [b, r, a, c]);
+    // `c` took the relay's place and the demoted relay re-joined under it, beside `a`: `a` is
+    // no neighbour of it any more.
+    expect(parentsOf(r.peerId)).toEqual([c.peerId]);
+    expect(parentsOf(a.peerId)).toEqual([c.peerId]);
+    runFor(TRACKER_DEFAULTS.reportWindowMs + 1000, [b, r, a, c]);
+    a.take();
+    a.send({ type: 'report', peer: r.peerId, reason: 'bad-chunk', seq: 13 });
+    expect(errorCode(a.take())).toBe('unauthorized');
+    expect(r.closed).toBeUndefined();
+  });
+
+  it('rejects evictionReports below 2', () => {
+    expect(() => setup({ evictionReports: 1 })).toThrow(SwarmcastError);
   });
 });

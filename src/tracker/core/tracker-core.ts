@@ -9,6 +9,7 @@ import { errorMessage, InvalidStateError, SwarmcastError } from '../../common/er
 import type { ProtocolError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Random } from '../../common/random.js';
+import { TokenBucket } from '../../common/token-bucket.js';
 import { fromBase64Url, toBase64Url } from '../../common/bytes.js';
 import { issueCredential } from '../../crypto/credentials.js';
 import { authMessage, NONCE_BYTES, rawKey } from '../../crypto/handshake.js';
@@ -47,6 +48,17 @@ export const TRACKER_DEFAULTS = {
   maxRateLimitedMessages: 100,
   /** Protocol errors (garbage, out-of-order messages) after which the connection is closed. */
   maxProtocolErrors: 20,
+  /** Distinct neighbours whose reports evict a peer (docs/SECURITY.md, "Polluters"). */
+  evictionReports: 2,
+  /**
+   * How long a reported peer that feeds others besides its reporter keeps its place, for them to
+   * report it too, before it is demoted.
+   */
+  witnessWindowMs: 2000,
+  /** A report counts if the reported peer is the reporter's neighbour or was this recently. */
+  reportWindowMs: 10_000,
+  /** Reports a peer may have open (against peers not evicted yet); further ones are ignored. */
+  maxOpenReports: 3,
 } as const;
 
 /** Bytes of randomness in a peer id: 12 bytes are 16 base64url characters. */
@@ -109,6 +121,27 @@ export interface TrackerOptions {
    * closed. @default TRACKER_DEFAULTS.maxProtocolErrors
    */
   maxProtocolErrors?: number;
+  /**
+   * Distinct authenticated neighbours that must report a peer before it is evicted (its key is
+   * then banned from the stream); 2 or more, so that one false reporter cannot evict anyone.
+   * @default TRACKER_DEFAULTS.evictionReports
+   */
+  evictionReports?: number;
+  /**
+   * How long a reported peer that feeds others besides its reporter keeps its place before it is
+   * demoted, so that they can report it too. @default TRACKER_DEFAULTS.witnessWindowMs
+   */
+  witnessWindowMs?: number;
+  /**
+   * How long after two peers stop being neighbours a report of one by the other still counts.
+   * @default TRACKER_DEFAULTS.reportWindowMs
+   */
+  reportWindowMs?: number;
+  /**
+   * Reports a peer may have open against peers not (yet) evicted; further ones are ignored, which
+   * bounds the re-wiring a false reporter can cause. @default TRACKER_DEFAULTS.maxOpenReports
+   */
+  maxOpenReports?: number;
 }
 
 export interface TrackerComponents {
@@ -208,6 +241,10 @@ interface StreamState {
   readonly broadcaster: Connection;
   /** Members by peer id, broadcaster included, in arrival order. */
   readonly members: Map<string, Connection>;
+  /** The distinct reporters of each reported member not evicted yet. */
+  readonly reports: Map<string, Set<string>>;
+  /** Public keys of evicted peers: they may not join the stream again. */
+  readonly banned: Set<string>;
 }
 
 interface Welcomed {
@@ -245,6 +282,10 @@ interface Connection {
   stream: StreamState | undefined;
   /** The neighbour lists last sent, to send only changes. */
   sent: NeighbourLists | undefined;
+  /** Peers that left those lists, with when: reports of them still count for a while. */
+  readonly formerNeighbours: Map<string, number>;
+  /** The peers this one reported (at most one report per offender). */
+  readonly reported: Set<string>;
   qoe: QoeSample | null;
   lastSeenMs: number;
   protocolErrors: number;
@@ -331,7 +372,29 @@ export class TrackerCore {
         'maxProtocolErrors',
         options.maxProtocolErrors ?? TRACKER_DEFAULTS.maxProtocolErrors,
       ),
+      evictionReports: count(
+        'evictionReports',
+        options.evictionReports ?? TRACKER_DEFAULTS.evictionReports,
+      ),
+      witnessWindowMs: timing(
+        'witnessWindowMs',
+        options.witnessWindowMs ?? TRACKER_DEFAULTS.witnessWindowMs,
+      ),
+      reportWindowMs: timing(
+        'reportWindowMs',
+        options.reportWindowMs ?? TRACKER_DEFAULTS.reportWindowMs,
+      ),
+      maxOpenReports: count(
+        'maxOpenReports',
+        options.maxOpenReports ?? TRACKER_DEFAULTS.maxOpenReports,
+      ),
     };
+    if (this.#options.evictionReports < 2) {
+      throw new SwarmcastError(
+        'invalid-argument',
+        'evictionReports must be at least 2: one reporter alone must not evict a peer',
+      );
+    }
     this.#bitrateKbps = validBitrate(options.bitrateKbps);
     if (this.#options.heartbeatTimeoutMs <= this.#options.heartbeatIntervalMs) {
       throw new SwarmcastError(
@@ -356,6 +419,8 @@ export class TrackerCore {
       credentialExpiresAtMs: 0,
       stream: undefined,
       sent: undefined,
+      formerNeighbours: new Map(),
+      reported: new Set(),
       qoe: null,
       lastSeenMs: now,
       protocolErrors: 0,
@@ -402,6 +467,9 @@ export class TrackerCore {
       case 'leave':
         // Leaving when not in a stream (e.g. just after it ended) is a no-op.
         this.#detach(connection, 'left');
+        break;
+      case 'report':
+        this.#report(connection, welcomed, message);
         break;
     }
   }
@@ -685,6 +753,9 @@ export class TrackerCore {
       this.#sendError(connection, 'unauthorized', `admitted to stream ${welcomed.stream} only`);
     } else if (existing === undefined) {
       this.#sendError(connection, 'unknown-stream', `no stream ${message.stream}`);
+    } else if (existing.banned.has(welcomed.publicKey)) {
+      this.#sendError(connection, 'unauthorized', `this key was evicted from ${message.stream}`);
+      this.#drop(connection, 'evicted key');
     } else {
       existing.members.set(welcomed.peerId, connection);
       connection.stream = existing;
@@ -717,6 +788,8 @@ export class TrackerCore {
       backupChildren: new Map(),
       broadcaster: connection,
       members: new Map([[peerId, connection]]),
+      reports: new Map(),
+      banned: new Set(),
     };
     this.#streams.set(info.stream, stream);
     connection.stream = stream;
@@ -765,6 +838,7 @@ export class TrackerCore {
     connection.stream = undefined;
     connection.sent = undefined;
     stream.members.delete(peerId);
+    stream.reports.delete(peerId);
     if (stream.broadcaster === connection) {
       this.#endStream(stream);
       return;
@@ -808,9 +882,156 @@ export class TrackerCore {
       ) {
         continue;
       }
+      if (sent !== undefined) this.#rememberFormerNeighbours(member, sent, lists);
       member.sent = lists;
       member.send({ type: 'neighbours', stream: stream.info.stream, ...lists });
     }
+  }
+
+  /**
+   * A member reports a neighbour that sent it a bad chunk or broke the peer protocol. The first
+   * report demotes the peer (it re-joins at the edge: its children are re-parented at once), at
+   * once if the reporter is the only one it feeds, else after `witnessWindowMs` unless a second
+   * report came; the `evictionReports`-th distinct reporter evicts it (docs/SECURITY.md,
+   * "Polluters").
+   */
+  #report(
+    connection: Connection,
+    welcomed: Welcomed,
+    message: Extract<ClientMessage, { type: 'report' }>,
+  ): void {
+    const stream = connection.stream;
+    if (stream === undefined) {
+      this.#refuse(connection, 'out-of-order', 'report before join');
+      return;
+    }
+    const target = stream.members.get(message.peer);
+    // Already gone (evicted on an earlier report, left, failed): nothing to do.
+    if (target === undefined || connection.reported.has(message.peer)) return;
+    if (target === connection || target === stream.broadcaster) {
+      this.#refuse(connection, 'unauthorized', 'a peer reports only another viewer');
+      return;
+    }
+    if (!this.#wasNeighbour(connection, message.peer)) {
+      this.#refuse(connection, 'unauthorized', `${message.peer} is not a neighbour of yours`);
+      return;
+    }
+    let open = 0;
+    for (const id of connection.reported) if (stream.reports.has(id)) open++;
+    if (open >= this.#options.maxOpenReports) {
+      this.#logger.warn('ignoring a report: the reporter has too many open reports', {
+        reporter: welcomed.peerId,
+        peer: message.peer,
+      });
+      return;
+    }
+    connection.reported.add(message.peer);
+    let reporters = stream.reports.get(message.peer);
+    if (reporters === undefined) {
+      reporters = new Set();
+      stream.reports.set(message.peer, reporters);
+    }
+    reporters.add(welcomed.peerId);
+    this.#logger.info('peer reported', {
+      stream: stream.info.stream,
+      peer: message.peer,
+      reporter: welcomed.peerId,
+      reason: message.reason,
+      seq: message.seq,
+      reporters: reporters.size,
+    });
+    if (reporters.size >= this.#options.evictionReports) {
+      this.#evictReported(stream, target, message.peer, reporters.size);
+    } else if (reporters.size === 1) {
+      // A peer that feeds others besides the reporter keeps its place a moment, so that they can
+      // witness what it sends (demoting it at once would leave it no second reporter).
+      const witnesses = stream.topology
+        .childrenOf(message.peer)
+        .some((child) => child !== welcomed.peerId);
+      if (!witnesses) {
+        this.#demote(stream, target, message.peer);
+        return;
+      }
+      this.#clock.setTimeout(() => {
+        if (stream.members.get(message.peer) === target && reporters.size === 1) {
+          this.#demote(stream, target, message.peer);
+        }
+      }, this.#options.witnessWindowMs);
+    }
+  }
+
+  /** Whether `peerId` is in the lists `connection` was last sent, or left them recently. */
+  #wasNeighbour(connection: Connection, peerId: string): boolean {
+    const sent = connection.sent;
+    if (
+      sent !== undefined &&
+      (sent.parents.includes(peerId) ||
+        sent.children.includes(peerId) ||
+        sent.backupParents.includes(peerId) ||
+        sent.backupChildren.includes(peerId))
+    ) {
+      return true;
+    }
+    const leftAtMs = connection.formerNeighbours.get(peerId);
+    return leftAtMs !== undefined && this.#clock.now() - leftAtMs <= this.#options.reportWindowMs;
+  }
+
+  /** Records the peers that left `member`'s lists, and forgets those that left long ago. */
+  #rememberFormerNeighbours(
+    member: Connection,
+    before: NeighbourLists,
+    after: NeighbourLists,
+  ): void {
+    const now = this.#clock.now();
+    const former = member.formerNeighbours;
+    for (const [id, leftAtMs] of former) {
+      if (now - leftAtMs > this.#options.reportWindowMs) former.delete(id);
+    }
+    const kept = new Set([
+      ...after.parents,
+      ...after.children,
+      ...after.backupParents,
+      ...after.backupChildren,
+    ]);
+    for (const list of [
+      before.parents,
+      before.children,
+      before.backupParents,
+      before.backupChildren,
+    ]) {
+      for (const id of list) if (!kept.has(id)) former.set(id, now);
+    }
+  }
+
+  /**
+   * A first report: the peer re-joins the topology at its edge, so it feeds no one it fed (its
+   * children, the reporter among them, are re-parented at once) until a second reporter decides.
+   */
+  #demote(stream: StreamState, target: Connection, peerId: string): void {
+    const uploadKbps = target.welcomed?.uploadKbps;
+    const removed = stream.topology.remove(peerId);
+    const added = stream.topology.add(
+      uploadKbps === undefined ? { id: peerId } : { id: peerId, uploadKbps },
+    );
+    this.#logger.info('peer demoted after a report', { stream: stream.info.stream, peer: peerId });
+    this.#publish(stream, [...removed, ...added, peerId]);
+  }
+
+  /**
+   * Evicts a peer reported by enough distinct neighbours: it is removed as on a failure, its key
+   * is banned from the stream, its connection is closed, and every member is told to drop it.
+   */
+  #evictReported(stream: StreamState, target: Connection, peerId: string, reporters: number): void {
+    const publicKey = target.welcomed?.publicKey;
+    if (publicKey !== undefined) stream.banned.add(publicKey);
+    this.#logger.warn('evicting a reported peer', {
+      stream: stream.info.stream,
+      peer: peerId,
+      reporters,
+    });
+    this.#sendError(target, 'unauthorized', `evicted: reported by ${reporters} neighbours`);
+    this.#drop(target, 'evicted');
+    for (const member of stream.members.values()) member.send({ type: 'revoked', peer: peerId });
   }
 
   /** Fails the connection if it stays silent `delayMs` more; re-arms while it is not. */
@@ -868,40 +1089,6 @@ export class TrackerCore {
       if (!this.#peers.has(id)) return id;
     }
     throw new InvalidStateError('the injected Random keeps repeating peer ids');
-  }
-}
-
-type Verdict = 'accept' | 'first-drop' | 'drop';
-
-/**
- * Per-connection rate limit on the injected clock. `dropped` counts messages refused since the
- * bucket was last full, i.e. since the sender last paused long enough to be within its rate.
- */
-class TokenBucket {
-  readonly #ratePerMs: number;
-  readonly #capacity: number;
-  #tokens: number;
-  #updatedMs: number;
-  dropped = 0;
-
-  constructor(perSecond: number, capacity: number, nowMs: number) {
-    this.#ratePerMs = perSecond / 1000;
-    this.#capacity = capacity;
-    this.#tokens = capacity;
-    this.#updatedMs = nowMs;
-  }
-
-  take(nowMs: number): Verdict {
-    const elapsedMs = Math.max(0, nowMs - this.#updatedMs);
-    this.#updatedMs = nowMs;
-    this.#tokens = Math.min(this.#capacity, this.#tokens + elapsedMs * this.#ratePerMs);
-    if (this.#tokens >= this.#capacity) this.dropped = 0;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return 'accept';
-    }
-    this.dropped++;
-    return this.dropped === 1 ? 'first-drop' : 'drop';
   }
 }
 

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { PeerLinkState } from '../../src/peer/peer-link.js';
+import { DIGEST_BYTES, SIGNATURE_BYTES, type ChunkMeta } from '../../src/protocol/chunk.js';
+import {
+  chunkFrames,
+  decodeFrame,
+  FrameType,
+  MAX_DATA_BYTES,
+  type Frame,
+} from '../../src/protocol/frames.js';
+import type { Link } from '../../src/transport/types.js';
+
+const link: Link = {
+  remoteId: 'remote',
+  initiator: true,
+  bufferedAmount: 0,
+  send: () => undefined,
+  close: () => undefined,
+};
+
+function chunkOf(seq: number, byteLength: number): { meta: ChunkMeta; bytes: Uint8Array } {
+  const bytes = Uint8Array.from({ length: byteLength }, (_, i) => (i * 31 + seq) & 0xff);
+  const meta: ChunkMeta = {
+    rendition: 0,
+    seq,
+    segment: 0,
+    index: seq,
+    mediaTimeMs: seq * 500,
+    durationMs: 500,
+    captureTimeMs: 1_000_000 + seq * 500,
+    byteLength,
+    digest: new Uint8Array(DIGEST_BYTES),
+    signature: new Uint8Array(SIGNATURE_BYTES),
+  };
+  return { meta, bytes };
+}
+
+/** Feeds a chunk's frames (as `decodeFrame` gives them) to `state`; returns what completed. */
+function receive(state: PeerLinkState, messages: readonly Uint8Array[], withMessages = true) {
+  let received;
+  for (const message of messages) {
+    const frame: Frame = decodeFrame(message);
+    if (frame.type === FrameType.Chunk) state.beginChunk(frame.meta, frame.requestId);
+    if (frame.type === FrameType.Data) {
+      received = state.addData(
+        frame.seq,
+        frame.offset,
+        frame.bytes,
+        withMessages ? message : undefined,
+      );
+    }
+  }
+  return received;
+}
+
+describe('PeerLinkState chunk assembly', () => {
+  it('gives a chunk that came in one frame as a view of it, with that frame to relay', () => {
+    const { meta, bytes } = chunkOf(3, 1000);
+    const frames = chunkFrames(0, meta, bytes);
+    const received = receive(new PeerLinkState(link), frames);
+    expect(received?.bytes).toEqual(bytes);
+    expect(received?.bytes.buffer).toBe(frames[1]?.buffer);
+    expect(received?.dataFrames).toEqual([frames[1]]);
+  });
+
+  it('puts a chunk of several frames together once, and shares it with a link that got the same messages', () => {
+    const { meta, bytes } = chunkOf(7, 2 * MAX_DATA_BYTES + 100);
+    const frames = chunkFrames(0, meta, bytes);
+    expect(frames).toHaveLength(4);
+    const first = receive(new PeerLinkState(link), frames);
+    const second = receive(new PeerLinkState(link), frames);
+    expect(first?.bytes).toEqual(bytes);
+    expect(first?.dataFrames).toEqual(frames.slice(1));
+    expect(second?.bytes).toBe(first?.bytes);
+    // Copies of the messages (as a real transport delivers) are put together anew.
+    const copies = frames.map((frame) => frame.slice());
+    const third = receive(new PeerLinkState(link), copies);
+    expect(third?.bytes).toEqual(bytes);
+    expect(third?.bytes).not.toBe(first?.bytes);
+    expect(third?.dataFrames).toEqual(copies.slice(1));
+  });
+
+  it('offers no frames to relay when a DATA header is not the one encodeFrame writes, or the messages are unknown', () => {
+    const { meta, bytes } = chunkOf(9, MAX_DATA_BYTES + 10);
+    const frames = chunkFrames(0, meta, bytes).map((frame) => frame.slice());
+    // A request id in a DATA frame: decoders ignore it, relays must not pass it on.
+    frames[2]?.set([0, 0, 0, 1], 4);
+    const odd = receive(new PeerLinkState(link), frames);
+    expect(odd?.bytes).toEqual(bytes);
+    expect(odd?.dataFrames).toBeUndefined();
+    const unknown = receive(new PeerLinkState(link), chunkFrames(0, meta, bytes), false);
+    expect(unknown?.bytes).toEqual(bytes);
+    expect(unknown?.dataFrames).toBeUndefined();
+  });
+});
