@@ -724,7 +724,6 @@ export class PeerCore {
 
   /** Handles a frame from `state`'s link; `message` is the one it was decoded from, if known. */
   #onFrame(state: PeerLinkState, frame: Frame, message?: Uint8Array): void {
-    const now = this.#c.clock.now();
     const held = this.#greeting.get(state);
     if (held !== undefined) {
       if (frame.type === FrameType.Hello || held.length >= MAX_FRAMES_BEFORE_GREETING) {
@@ -772,6 +771,7 @@ export class PeerCore {
         return;
       }
       case FrameType.Request: {
+        const now = this.#c.clock.now();
         if (state.requests === undefined) {
           const perS = 1000 / (this.#info?.chunkDurationMs ?? DEFAULTS.chunkDurationMs);
           state.requests = new TokenBucket(
