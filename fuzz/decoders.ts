@@ -335,6 +335,7 @@ const trackerMessage: fc.Arbitrary<TrackerMessage> = fc.oneof(
   }),
   fc.record({ type: fc.constant('signal' as const), from: peerId, data: signalData }),
   fc.record({ type: fc.constant('revoked' as const), peer: peerId }),
+  fc.record({ type: fc.constant('probe' as const), peer: peerId }),
   fc.record({
     type: fc.constant('error' as const),
     code: fc.constantFrom(...trackerErrorCodeSchema.options),

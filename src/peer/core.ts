@@ -15,7 +15,7 @@ import { Emitter } from '../common/events.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
 import { TokenBucket } from '../common/token-bucket.js';
-import { fromBase64Url, toBase64Url } from '../common/bytes.js';
+import { equalBytes, fromBase64Url, toBase64Url } from '../common/bytes.js';
 import { signatureVerifier, type ChunkVerifier } from '../crypto/chunk-signing.js';
 import { verifyCredential } from '../crypto/credentials.js';
 import { authMessage } from '../crypto/handshake.js';
@@ -26,7 +26,7 @@ import {
   type SignatureCheck,
   type Signer,
 } from '../crypto/keys.js';
-import type { Chunk } from '../protocol/chunk.js';
+import { encodeChunkMeta, type Chunk, type ChunkMeta } from '../protocol/chunk.js';
 import {
   chunkFrames,
   decodeFrame,
@@ -171,6 +171,10 @@ interface PendingRequest {
   readonly seq: number;
   readonly remoteId: string;
   readonly timer: TimerHandle;
+  /** The request left our send queue at once (nothing of ours was queued ahead of it). */
+  readonly sentAtOnce: boolean;
+  /** The link's `answers` when the request was sent. */
+  readonly answersBefore: number;
 }
 
 /** An unexpected link is dropped if the tracker has not named its peer a neighbour by then. */
@@ -229,6 +233,25 @@ const HAVE_AHEAD_SLACK_MS = 10_000;
 
 /** Most requests in flight to neighbours at once. */
 const MAX_PEER_REQUESTS = 16;
+/**
+ * A parent that sent no chunk for this long is passed over: its stripe's chunks are pulled from
+ * other holders at once, and it is asked for them itself (see `UNANSWERED_LIMIT`). It pushes a
+ * chunk every `stripes × chunk duration` (250 ms in the lab) when it is well.
+ */
+const SILENT_PARENT_MS = 750;
+/**
+ * Requests a parent or a probed peer lets time out, a request timeout or more apart, sending no
+ * chunk data and no ABSENT meanwhile, before it is reported as unresponsive and its link closed:
+ * about two seconds of silence while asked. An honest peer answers every request, with the chunk or ABSENT,
+ * behind at most its send queue. Only requests that left at once count (one queued behind our own
+ * pushes to that peer may not have reached it), and only if nothing came from it while they waited.
+ */
+const UNANSWERED_LIMIT = 2;
+/**
+ * Chunks a witness asks a probed peer for, one after another (the newest it announces): at least
+ * `UNANSWERED_LIMIT` timeouts, and a replay of the first chunk shows in the second.
+ */
+const PROBE_REQUESTS = 3;
 
 export class PeerCore {
   readonly #c: PeerComponents;
@@ -272,6 +295,11 @@ export class PeerCore {
   readonly #reported = new Set<string>();
   /** Peers the tracker evicted: their links are closed and their HELLO refused. */
   readonly #revoked = new Set<string>();
+  /**
+   * Peers the tracker asked us to probe: the chunks asked of each so far, and whether the link
+   * was opened for the probe (not one the tracker had us keep already).
+   */
+  readonly #probes = new Map<string, { asked: Set<number>; ownLink: boolean }>();
   #stopTick: (() => void) | undefined;
   #stopHeartbeat: (() => void) | undefined;
   #startedAt = 0;
@@ -518,6 +546,9 @@ export class PeerCore {
         this.#revoked.add(message.peer);
         this.#links.get(message.peer)?.link.close();
         return;
+      case 'probe':
+        this.#probe(message.peer);
+        return;
       case 'error':
         if (message.code === 'unknown-stream') {
           this.#log.info('stream not live yet; retrying', { stream: this.#o.stream });
@@ -579,7 +610,7 @@ export class PeerCore {
     this.#log.debug('neighbours', { ...neighbours });
     this.#events.emit('neighbours:changed', { parents, children });
     for (const [remoteId, state] of this.#links) {
-      if (!this.#isNeighbour(remoteId)) {
+      if (!state.unexpected && !this.#isNeighbour(remoteId)) {
         this.#links.delete(remoteId);
         this.#retire(state);
         state.link.close();
@@ -595,10 +626,52 @@ export class PeerCore {
     }
   }
 
-  /** Whether the tracker names `remoteId` as a neighbour of any kind. */
+  /**
+   * Probes a peer reported once, as the tracker asked: links to it (announcing nothing, so that
+   * it has no reason to refuse a request), asks it for the newest chunks its HAVE announces
+   * (`#askProbed`), and reports it if what comes fails verification or differs from the chunk
+   * held, breaks the protocol, or does not come (`UNANSWERED_LIMIT`). The link is kept
+   * `UNEXPECTED_LINK_GRACE_MS`, as long as the probed peer keeps a link it was not told of.
+   */
+  #probe(remoteId: string): void {
+    if (remoteId === this.#peerId || this.#revoked.has(remoteId) || this.#probes.has(remoteId)) {
+      return;
+    }
+    this.#log.info('probing a reported peer', { remoteId });
+    this.#probes.set(remoteId, { asked: new Set(), ownLink: !this.#links.has(remoteId) });
+    this.#connect(remoteId);
+    const state = this.#links.get(remoteId);
+    if (state?.greeted === true) this.#askProbed(state);
+    this.#c.clock.setTimeout(() => {
+      this.#probes.delete(remoteId);
+      const current = this.#links.get(remoteId);
+      if (current !== undefined && !this.#isNeighbour(remoteId)) current.link.close();
+    }, UNEXPECTED_LINK_GRACE_MS);
+  }
+
+  /** Asks a probed peer for the newest chunk it announced not asked yet, one at a time. */
+  #askProbed(state: PeerLinkState): void {
+    const probe = this.#probes.get(state.remoteId);
+    if (
+      probe === undefined ||
+      !state.greeted ||
+      probe.asked.size >= PROBE_REQUESTS ||
+      this.#awaiting(state.remoteId)
+    ) {
+      return;
+    }
+    let newest = -1;
+    for (const seq of state.remoteHas) if (seq > newest && !probe.asked.has(seq)) newest = seq;
+    if (newest < 0) return;
+    probe.asked.add(newest);
+    this.#sendRequest(state, newest);
+  }
+
+  /** Whether the tracker names `remoteId` as a neighbour of any kind, or asked us to probe it. */
   #isNeighbour(remoteId: string): boolean {
     const n = this.#neighbours;
     return (
+      this.#probes.has(remoteId) ||
       n.parents.includes(remoteId) ||
       n.children.includes(remoteId) ||
       n.backupParents.includes(remoteId) ||
@@ -650,16 +723,22 @@ export class PeerCore {
       ],
       this.#o.linkHighWaterBytes,
     );
-    const have = this.#store.haveMap();
-    state.enqueue(
-      [encodeFrame({ type: FrameType.Have, fromSeq: have.fromSeq, bitmap: have.bitmap })],
-      this.#o.linkHighWaterBytes,
-    );
+    if (!this.#probes.has(link.remoteId)) {
+      const have = this.#store.haveMap();
+      state.enqueue(
+        [encodeFrame({ type: FrameType.Have, fromSeq: have.fromSeq, bitmap: have.bitmap })],
+        this.#o.linkHighWaterBytes,
+      );
+    }
     if (this.#neighbours.parents.includes(link.remoteId)) this.#subscribe(state);
     if (!this.#isNeighbour(link.remoteId)) {
+      // Kept through neighbour changes until the grace ends: a witness probing us (see `#probe`)
+      // links to us unannounced, and we must answer it even if the tracker re-wires us meanwhile.
+      const opened = state;
+      opened.unexpected = true;
       this.#c.clock.setTimeout(() => {
-        const current = this.#links.get(link.remoteId);
-        if (current?.link === link && !this.#isNeighbour(link.remoteId)) {
+        opened.unexpected = false;
+        if (this.#links.get(link.remoteId) === opened && !this.#isNeighbour(link.remoteId)) {
           this.#log.debug('closing a link the tracker never confirmed', {
             remoteId: link.remoteId,
           });
@@ -671,6 +750,15 @@ export class PeerCore {
 
   #onLinkClose(link: Link): void {
     const state = this.#links.get(link.remoteId);
+    const probe = this.#probes.get(link.remoteId);
+    if (probe !== undefined && state?.link === link && this.#state === 'started') {
+      // An honest peer keeps a link it was not told of for its grace period, long enough to
+      // answer a probe: one that closes it first refuses to be probed.
+      this.#probes.delete(link.remoteId);
+      if (probe.ownLink && (probe.asked.size < PROBE_REQUESTS || this.#awaiting(link.remoteId))) {
+        this.#report(link.remoteId, 'unresponsive');
+      }
+    }
     if (state?.link === link) {
       this.#links.delete(link.remoteId);
       this.#retire(state);
@@ -760,12 +848,16 @@ export class PeerCore {
         if (beyond)
           throw new SwarmcastError('malformed-frame', 'HAVE for chunks not yet published');
         for (const seq of seqs) state.remoteHas.add(seq);
+        this.#askProbed(state);
         return;
       }
       case FrameType.Chunk:
         state.beginChunk(frame.meta, frame.requestId);
+        state.lastChunkAtMs = this.#c.clock.now();
+        state.answers++;
         return;
       case FrameType.Data: {
+        state.answers++;
         const received = state.addData(frame.seq, frame.offset, frame.bytes, message);
         if (received !== undefined) this.#onReceived(state, received);
         return;
@@ -784,7 +876,11 @@ export class PeerCore {
           throw new SwarmcastError('rate-limited', 'more requests than any honest peer sends');
         }
         const chunk = this.#store.get(frame.seq);
-        if (chunk === undefined) {
+        // A chunk the remote holds, or that we sent it, costs no upload twice: an honest peer
+        // asks for it only when the request crossed our push, which then answers it.
+        if (chunk !== undefined && state.remoteHas.has(frame.seq)) return;
+        // A full send queue answers ABSENT too: a request is always answered.
+        if (chunk === undefined || !state.hasRoomFor(chunk.byteLength)) {
           state.enqueue(
             [encodeFrame({ type: FrameType.Absent, requestId: frame.requestId, seq: frame.seq })],
             this.#o.linkHighWaterBytes,
@@ -795,6 +891,7 @@ export class PeerCore {
         return;
       }
       case FrameType.Absent: {
+        state.answers++;
         const pending = this.#pending.get(frame.requestId);
         if (pending?.remoteId === state.remoteId) this.#settleRequest(frame.requestId, false);
         state.remoteHas.delete(frame.seq);
@@ -837,6 +934,7 @@ export class PeerCore {
         if (!current()) return;
         this.#greeting.delete(state);
         state.greeted = true;
+        state.lastChunkAtMs = this.#c.clock.now();
         try {
           for (const frame of held) this.#onFrame(state, frame);
         } catch (error) {
@@ -866,7 +964,18 @@ export class PeerCore {
     const { meta, bytes, requestId } = received;
     state.remoteHas.add(meta.seq);
     if (requestId !== 0) this.#settleRequest(requestId, true);
-    if (this.#store.has(meta.seq) || this.#store.isExpired(meta.seq)) {
+    const held = this.#store.get(meta.seq);
+    if (held !== undefined && this.#probes.has(state.remoteId) && !sameChunk(held, meta, bytes)) {
+      this.#stats.rejectedChunks++;
+      this.#log.warn('a probed peer sent a chunk unlike the one held', {
+        seq: meta.seq,
+        from: state.remoteId,
+      });
+      this.#report(state.remoteId, 'bad-chunk', meta.seq);
+      state.link.close();
+      return;
+    }
+    if (held !== undefined || this.#store.isExpired(meta.seq)) {
       this.#stats.duplicateChunks++;
       return;
     }
@@ -1031,6 +1140,10 @@ export class PeerCore {
 
   #tick(): void {
     const now = this.#c.clock.now();
+    for (const remoteId of this.#probes.keys()) {
+      const state = this.#links.get(remoteId);
+      if (state !== undefined) this.#askProbed(state);
+    }
     const playback = this.#playback;
     if (playback === undefined) return;
     playback.tick(now);
@@ -1066,12 +1179,12 @@ export class PeerCore {
     } else {
       last = from;
     }
-    // Chunks a neighbour announced whose stripe has no parent link now (it failed): pull them at
-    // once from that neighbour instead of waiting for the origin margin.
-    if (!this.#allParentsGreeted()) {
+    // Chunks a neighbour announced whose stripe has no parent link now (it failed) or a silent
+    // one: pull them at once from that neighbour instead of waiting for the origin margin.
+    if (!this.#allParentsLive(now)) {
       for (const state of this.#links.values()) {
         for (const seq of state.remoteHas) {
-          if (seq > last && !this.#stripeParentGreeted(seq)) last = seq;
+          if (seq > last && this.#stripeParent(seq, now) !== 'live') last = seq;
         }
       }
     }
@@ -1092,8 +1205,14 @@ export class PeerCore {
       // that holds it when it is late (its stripe has no parent now, the parent pushed a later
       // chunk of the stripe, or the playhead is within the margin); the origin is asked when no
       // neighbour holds it within the margin, or when the neighbour has used up half of it.
-      if (!this.#requested(seq) && (left <= margin || this.#overdue(seq))) {
+      const parent = this.#stripeParent(seq, now);
+      if (!this.#requested(seq) && (left <= margin || this.#overdue(seq, parent))) {
         this.#requestFromNeighbour(seq);
+      }
+      // A silent parent is asked itself too: an honest one answers (the chunk, or ABSENT when
+      // its own feed failed), one that answers nothing is reported (`#onRequestTimeout`).
+      if (typeof parent === 'object' && !this.#awaiting(parent.remoteId)) {
+        this.#sendRequest(parent, seq);
       }
       if (left <= margin && (!this.#requested(seq) || left <= margin / 2)) {
         this.#fetchFromOrigin(seq, now);
@@ -1102,25 +1221,48 @@ export class PeerCore {
   }
 
   /**
-   * Whether chunk `seq` will not be pushed: no parent for its stripe, or a later chunk of its
-   * stripe came (parents push a stripe in order, so it was skipped).
+   * Whether chunk `seq` will not be pushed: no parent for its stripe, a silent one, or a later
+   * chunk of its stripe came (parents push a stripe in order, so it was skipped).
    */
-  #overdue(seq: number): boolean {
-    if (!this.#stripeParentGreeted(seq)) return true;
+  #overdue(seq: number, parent: PeerLinkState | 'live' | 'none'): boolean {
+    if (parent !== 'live') return true;
     return this.#store.heldLaterInClass(seq, Math.max(1, this.#neighbours.parents.length));
   }
 
-  #allParentsGreeted(): boolean {
+  #allParentsLive(now: number): boolean {
     const { parents } = this.#neighbours;
-    for (const parent of parents) if (this.#links.get(parent)?.greeted !== true) return false;
+    for (const parent of parents) {
+      const state = this.#links.get(parent);
+      if (state?.greeted !== true || now - state.lastChunkAtMs > SILENT_PARENT_MS) return false;
+    }
     return parents.length > 0;
   }
 
-  /** Whether the parent that pushes chunk `seq` (its stripe) is linked and greeted. */
-  #stripeParentGreeted(seq: number): boolean {
+  /**
+   * The parent that pushes chunk `seq` (its stripe): 'live' when linked, greeted and sending;
+   * its link when it has sent no chunk for `SILENT_PARENT_MS`; 'none' without a greeted link.
+   */
+  #stripeParent(seq: number, now: number): PeerLinkState | 'live' | 'none' {
     const { parents } = this.#neighbours;
     const parent = parents[seq % Math.max(1, parents.length)];
-    return parent !== undefined && this.#links.get(parent)?.greeted === true;
+    const state = parent === undefined ? undefined : this.#links.get(parent);
+    if (state?.greeted !== true) return 'none';
+    return now - state.lastChunkAtMs > SILENT_PARENT_MS ? state : 'live';
+  }
+
+  /**
+   * Whether `state`'s peer is one whose silence is reported: a parent (it pushes to us, and
+   * answers its stripe's chunks) or a peer we probe. A backup is only passed over when it does not
+   * answer: its upload serves others first.
+   */
+  #owesAnswers(state: PeerLinkState): boolean {
+    return this.#neighbours.parents.includes(state.remoteId) || this.#probes.has(state.remoteId);
+  }
+
+  /** Whether a request to `remoteId` is in flight. */
+  #awaiting(remoteId: string): boolean {
+    for (const pending of this.#pending.values()) if (pending.remoteId === remoteId) return true;
+    return false;
   }
 
   #newestAnnounced(): number {
@@ -1164,18 +1306,52 @@ export class PeerCore {
     }
     // A random holder spreads repair requests over the neighbours that can answer.
     const holder = holders[this.#c.random.int(holders.length)];
-    if (holder === undefined) return;
+    if (holder !== undefined) this.#sendRequest(holder, seq);
+  }
+
+  #sendRequest(state: PeerLinkState, seq: number): void {
     const requestId = this.#nextRequestId++;
-    const remoteId = holder.remoteId;
+    const remoteId = state.remoteId;
     const timer = this.#c.clock.setTimeout(() => {
-      this.#settleRequest(requestId, false);
+      this.#onRequestTimeout(requestId);
     }, this.#o.requestTimeoutMs);
-    this.#pending.set(requestId, { seq, remoteId, timer });
     this.#pendingPerSeq.set(seq, (this.#pendingPerSeq.get(seq) ?? 0) + 1);
-    holder.enqueue(
+    state.enqueue(
       [encodeFrame({ type: FrameType.Request, requestId, seq })],
       this.#o.linkHighWaterBytes,
     );
+    this.#pending.set(requestId, {
+      seq,
+      remoteId,
+      timer,
+      sentAtOnce: state.idle,
+      answersBefore: state.answers,
+    });
+  }
+
+  /**
+   * A request went unanswered: the chunk is asked of others; a neighbour that lets
+   * `UNANSWERED_LIMIT` requests in a row time out, sending nothing that answers, is reported.
+   */
+  #onRequestTimeout(requestId: number): void {
+    const pending = this.#pending.get(requestId);
+    this.#settleRequest(requestId, false);
+    const state = pending === undefined ? undefined : this.#links.get(pending.remoteId);
+    if (pending?.sentAtOnce !== true || state === undefined || !this.#owesAnswers(state)) return;
+    const now = this.#c.clock.now();
+    if (state.answers !== pending.answersBefore) {
+      state.unanswered = 0;
+      return;
+    }
+    if (now - state.lastUnansweredAtMs < this.#o.requestTimeoutMs) return;
+    state.lastUnansweredAtMs = now;
+    if (++state.unanswered < UNANSWERED_LIMIT) return;
+    this.#log.warn('closing a link whose peer answers no request', {
+      remoteId: state.remoteId,
+      unanswered: state.unanswered,
+    });
+    this.#report(state.remoteId, 'unresponsive');
+    state.link.close();
   }
 
   #settleRequest(requestId: number, answered: boolean): void {
@@ -1233,6 +1409,11 @@ export class PeerCore {
       },
     );
   }
+}
+
+/** Whether a chunk received is the one held, metadata and bytes alike. */
+function sameChunk(held: Chunk, meta: ChunkMeta, bytes: Uint8Array): boolean {
+  return equalBytes(encodeChunkMeta(held), encodeChunkMeta(meta)) && equalBytes(held.bytes, bytes);
 }
 
 function modelQoe(report: PlaybackReport | null): PlayerQoe {

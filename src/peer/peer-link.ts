@@ -68,6 +68,8 @@ export class PeerLinkState {
   opened = false;
   /** The remote sent a valid HELLO for our stream. */
   greeted = false;
+  /** Opened by a peer the tracker had not named (kept until its grace ends). */
+  unexpected = false;
   /** The chunks a child asked us to push: `seq % count === index` (SUBSCRIBE). */
   stripe = { index: 0, count: 1 };
   /** Seqs the remote is known to hold (its HAVE map, what it sent us, what we sent it). */
@@ -76,6 +78,13 @@ export class PeerLinkState {
   bytesOut = 0;
   /** The rate limit on the remote's REQUEST frames, from its first one. */
   requests: TokenBucket | undefined;
+  /** When it greeted us or last began sending a chunk: a parent silent long is passed over. */
+  lastChunkAtMs = 0;
+  /** CHUNK, DATA and ABSENT frames it sent: what could answer a request. */
+  answers = 0;
+  /** Our requests it let time out, sending nothing that answers, a request timeout apart. */
+  unanswered = 0;
+  lastUnansweredAtMs = -Infinity;
   readonly #assemblies = new Map<number, Assembly>();
   readonly #queue: Uint8Array[] = [];
   #queueHead = 0;
@@ -161,6 +170,11 @@ export class PeerLinkState {
       this.#queuedBytes += frame.byteLength;
     }
     this.pump(highWaterBytes);
+  }
+
+  /** Whether everything queued was handed to the channel. */
+  get idle(): boolean {
+    return this.#queueHead === this.#queue.length;
   }
 
   /** Whether the send queue has room for `bytes` more. */

@@ -22,7 +22,7 @@ export const TOPOLOGY_KINDS = ['list', 'tree', 'mesh'] as const;
 export type TopologyKind = (typeof TOPOLOGY_KINDS)[number];
 
 /** Why a peer reports a neighbour (the `report` message). */
-export const REPORT_REASONS = ['bad-chunk', 'protocol-violation'] as const;
+export const REPORT_REASONS = ['bad-chunk', 'protocol-violation', 'unresponsive'] as const;
 export type ReportReason = (typeof REPORT_REASONS)[number];
 
 const peerId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
@@ -177,6 +177,11 @@ export const trackerMessageSchema = z.discriminatedUnion('type', [
    * it and refuse its HELLO.
    */
   z.strictObject({ type: z.literal('revoked'), peer: peerId }),
+  /**
+   * `peer` was reported once: link to it, ask it for a few chunks it announces, and report it if
+   * what it sends is bad or nothing comes (a witness for a polluter that fed only its reporter).
+   */
+  z.strictObject({ type: z.literal('probe'), peer: peerId }),
   z.strictObject({
     type: z.literal('error'),
     code: trackerErrorCodeSchema,

@@ -61,6 +61,10 @@ export const TRACKER_DEFAULTS = {
   maxOpenReports: 3,
 } as const;
 
+/** Witnesses asked, one after another, to probe a peer reported once (see `#probe`). */
+const MAX_PROBES = 2;
+/** A probe that brought no second report is followed by another witness's after this long. */
+const PROBE_RETRY_MS = 5000;
 /** Bytes of randomness in a peer id: 12 bytes are 16 base64url characters. */
 const PEER_ID_BYTES = 12;
 /** Draws of a fresh peer id before giving up (a repeat means the Random is broken). */
@@ -286,6 +290,8 @@ interface Connection {
   readonly formerNeighbours: Map<string, number>;
   /** The peers this one reported (at most one report per offender). */
   readonly reported: Set<string>;
+  /** Peers this one was asked to probe, with when: its reports of them count for a while. */
+  readonly probing: Map<string, number>;
   qoe: QoeSample | null;
   lastSeenMs: number;
   protocolErrors: number;
@@ -421,6 +427,7 @@ export class TrackerCore {
       sent: undefined,
       formerNeighbours: new Map(),
       reported: new Set(),
+      probing: new Map(),
       qoe: null,
       lastSeenMs: now,
       protocolErrors: 0,
@@ -912,7 +919,7 @@ export class TrackerCore {
       this.#refuse(connection, 'unauthorized', 'a peer reports only another viewer');
       return;
     }
-    if (!this.#wasNeighbour(connection, message.peer)) {
+    if (!this.#wasNeighbour(connection, message.peer) && !this.#probed(connection, message.peer)) {
       this.#refuse(connection, 'unauthorized', `${message.peer} is not a neighbour of yours`);
       return;
     }
@@ -976,6 +983,12 @@ export class TrackerCore {
     return leftAtMs !== undefined && this.#clock.now() - leftAtMs <= this.#options.reportWindowMs;
   }
 
+  /** Whether the tracker asked `connection` to probe `peerId` within the report window. */
+  #probed(connection: Connection, peerId: string): boolean {
+    const askedAtMs = connection.probing.get(peerId);
+    return askedAtMs !== undefined && this.#clock.now() - askedAtMs <= this.#options.reportWindowMs;
+  }
+
   /** Records the peers that left `member`'s lists, and forgets those that left long ago. */
   #rememberFormerNeighbours(
     member: Connection,
@@ -1005,7 +1018,8 @@ export class TrackerCore {
 
   /**
    * A first report: the peer re-joins the topology at its edge, so it feeds no one it fed (its
-   * children, the reporter among them, are re-parented at once) until a second reporter decides.
+   * children, the reporter among them, are re-parented at once), and a witness probes it, so that
+   * a second reporter can decide even when the peer fed no one but its reporter.
    */
   #demote(stream: StreamState, target: Connection, peerId: string): void {
     const uploadKbps = target.welcomed?.uploadKbps;
@@ -1015,6 +1029,41 @@ export class TrackerCore {
     );
     this.#logger.info('peer demoted after a report', { stream: stream.info.stream, peer: peerId });
     this.#publish(stream, [...removed, ...added, peerId]);
+    this.#probe(stream, target, peerId, MAX_PROBES);
+  }
+
+  /**
+   * Asks a member that has not reported `peerId` to probe it (link to it, ask it for chunks it
+   * announces, and report it if what comes is bad or nothing comes). While it stays reported once,
+   * another witness is asked `PROBE_RETRY_MS` later, `probes` times in all.
+   */
+  #probe(stream: StreamState, target: Connection, peerId: string, probes: number): void {
+    const reporters = stream.reports.get(peerId);
+    if (probes <= 0 || stream.members.get(peerId) !== target || reporters === undefined) return;
+    const witnesses = [...stream.members].filter(
+      ([id, member]) =>
+        member !== target &&
+        member !== stream.broadcaster &&
+        !reporters.has(id) &&
+        !member.probing.has(peerId),
+    );
+    const witness = witnesses[this.#random.int(witnesses.length)];
+    if (witness === undefined) return;
+    const [witnessId, connection] = witness;
+    const now = this.#clock.now();
+    for (const [id, askedAtMs] of connection.probing) {
+      if (now - askedAtMs > this.#options.reportWindowMs) connection.probing.delete(id);
+    }
+    connection.probing.set(peerId, now);
+    this.#logger.info('probing a reported peer', {
+      stream: stream.info.stream,
+      peer: peerId,
+      witness: witnessId,
+    });
+    connection.send({ type: 'probe', peer: peerId });
+    this.#clock.setTimeout(() => {
+      if (stream.reports.get(peerId)?.size === 1) this.#probe(stream, target, peerId, probes - 1);
+    }, PROBE_RETRY_MS);
   }
 
   /**
