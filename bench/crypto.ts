@@ -1,16 +1,23 @@
 /**
  * `npm run bench -- crypto`: what chunk integrity costs, per chunk of the pipeline's size (one
  * `DEFAULTS.chunkDurationMs` chunk of the synthetic stream, video + audio). Measures SHA-256,
- * HMAC-SHA256 (MioStream's scheme), Ed25519 sign and verify alone, and `signChunk`/`verifyChunk`
- * as the broadcaster and the peers run them; then the share of one core that verifying every
- * chunk of the stream takes, with Ed25519 (swarmcast's default) and with HMAC. All through
- * WebCrypto, as `src/crypto` does.
+ * HMAC-SHA256 (MioStream's scheme) with its key set-up (the paper's figure 15: HMAC instantiation
+ * and digest generation), Ed25519 sign and verify alone, and the chunk functions as the
+ * broadcaster and the peers run them (`signChunk`/`verifyChunk`, `hmacSealer`/`verifyChunkHmac`);
+ * then the share of one core that verifying every chunk of the stream takes, with Ed25519
+ * (swarmcast's default) and with HMAC. All through WebCrypto, as `src/crypto` does.
  */
 import { randomBytes } from 'node:crypto';
 import Table from 'cli-table3';
 import { DEFAULTS } from '../src/common/defaults.js';
 import { percentile } from '../src/common/stats.js';
-import { signChunk, verifyChunk } from '../src/crypto/chunk-signing.js';
+import {
+  hmacSealer,
+  importStreamKey,
+  STREAM_KEY_BYTES,
+  verifyChunkHmac,
+} from '../src/crypto/chunk-integrity.js';
+import { signChunk, verifyChunk, verifyChunkDigest } from '../src/crypto/chunk-signing.js';
 import { sha256, asBufferSource } from '../src/crypto/hash.js';
 import { generateSigningKeyPair, sign, verify } from '../src/crypto/keys.js';
 import { chunkSigningPayload } from '../src/protocol/chunk.js';
@@ -43,6 +50,11 @@ export interface CryptoBenchResult {
   readonly verifyAllCpuPct: number;
   /** The same with HMAC-SHA256 verification of every chunk (MioStream at threshold 1). */
   readonly hmacVerifyAllCpuPct: number;
+  /**
+   * CPU share of what a peer of an `hmac-sha256` stream runs per chunk: `verifyChunkDigest` on
+   * every chunk, `verifyChunkHmac` on a share `threshold` of them, by threshold.
+   */
+  readonly hmacStreamCpuPct: readonly { readonly threshold: number; readonly cpuPct: number }[];
   /** Issue 4's goal: verifying every chunk costs at most this share of one core, in percent. */
   readonly goalCpuPct: number;
 }
@@ -54,6 +66,8 @@ const WARMUP_MS = 300;
 /** Measuring batches per primitive; the figures are their medians. */
 const BATCHES = 5;
 const STREAM = DEFAULTS.streamId;
+/** The thresholds the integrity benchmark runs (paper figures 13-14: 10 %..50 %), 0 and 1. */
+export const BENCH_THRESHOLDS = [0, 0.1, 0.25, 0.5, 1] as const;
 
 interface Batch {
   readonly ops: number;
@@ -118,7 +132,9 @@ export async function cryptoBench(options: CryptoBenchOptions): Promise<CryptoBe
   const subtle = globalThis.crypto.subtle;
   const hmac = { name: 'HMAC', hash: 'SHA-256' } as const;
   /** MioStream's stream key: 32 random bytes from the tracker. */
-  const hmacKey = await subtle.importKey('raw', randomBytes(32), hmac, false, ['sign', 'verify']);
+  const rawStreamKey = new Uint8Array(randomBytes(STREAM_KEY_BYTES));
+  const hmacKey = await importStreamKey(rawStreamKey);
+  const hmacChunk = await hmacSealer(hmacKey)(STREAM, chunk);
   const data = asBufferSource(bytes);
   const mac = await subtle.sign(hmac, hmacKey, data);
 
@@ -127,6 +143,11 @@ export async function cryptoBench(options: CryptoBenchOptions): Promise<CryptoBe
     measure(name, inputBytes, chunkBytes, seconds, op);
   const primitives: PrimitiveCost[] = [];
   primitives.push(await run('SHA-256', chunkBytes, () => sha256(bytes)));
+  primitives.push(
+    await run('HMAC-SHA256 key set-up (importStreamKey)', STREAM_KEY_BYTES, () =>
+      importStreamKey(rawStreamKey),
+    ),
+  );
   primitives.push(
     await run('HMAC-SHA256 sign', chunkBytes, () => subtle.sign(hmac, hmacKey, data)),
   );
@@ -153,6 +174,19 @@ export async function cryptoBench(options: CryptoBenchOptions): Promise<CryptoBe
     verifyChunk(STREAM, keys.publicKey, chunk),
   );
   primitives.push(verifyAll);
+  primitives.push(
+    await run('hmacSealer (SHA-256 + HMAC of the metadata)', chunkBytes, () =>
+      hmacSealer(hmacKey)(STREAM, chunk),
+    ),
+  );
+  const digestOnly = await run('verifyChunkDigest (SHA-256: unsampled chunk)', chunkBytes, () =>
+    verifyChunkDigest(hmacChunk),
+  );
+  primitives.push(digestOnly);
+  const hmacChecked = await run('verifyChunkHmac (SHA-256 + HMAC: sampled chunk)', chunkBytes, () =>
+    verifyChunkHmac(STREAM, hmacKey, hmacChunk),
+  );
+  primitives.push(hmacChecked);
 
   const cpuPct = (cost: PrimitiveCost): number => (cost.cpuUs * chunksPerSecond) / 1e4;
   return {
@@ -163,6 +197,10 @@ export async function cryptoBench(options: CryptoBenchOptions): Promise<CryptoBe
     primitives,
     verifyAllCpuPct: cpuPct(verifyAll),
     hmacVerifyAllCpuPct: cpuPct(hmacVerify),
+    hmacStreamCpuPct: BENCH_THRESHOLDS.map((threshold) => ({
+      threshold,
+      cpuPct: (1 - threshold) * cpuPct(digestOnly) + threshold * cpuPct(hmacChecked),
+    })),
     goalCpuPct: GOAL_CPU_PCT,
   };
 }
@@ -191,6 +229,8 @@ export function formatCryptoBench(result: CryptoBenchResult): string {
     `verifying 100% of chunks (verifyChunk): ${result.verifyAllCpuPct.toFixed(3)}% of one core ` +
       `(goal ≤ ${result.goalCpuPct}%: ${met})`,
     `HMAC-SHA256 verification of 100% of chunks: ${result.hmacVerifyAllCpuPct.toFixed(3)}% of one core`,
+    `an hmac-sha256 stream's peer (digest always, HMAC at threshold): ` +
+      result.hmacStreamCpuPct.map((t) => `${t.threshold}: ${t.cpuPct.toFixed(3)}%`).join(', '),
     '',
   ].join('\n');
 }

@@ -5,6 +5,8 @@
  *   pipeline  the whole live pipeline over real WebRTC (broadcaster, origin, tracker, N peers)
  *   sim-scale the simulator's speed: N simulated viewers for D seconds of stream
  *   crypto    SHA-256, HMAC and Ed25519 per chunk, and the CPU share of verifying every chunk
+ *   integrity MioStream's HMAC at thresholds 0..1 against Ed25519 on the real pipeline: stalls,
+ *             CPU and checks per chunk (the paper's figures 13-14)
  */
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
@@ -15,6 +17,7 @@ import { pipelineFigures } from '../src/lab/figures.js';
 import { LocalSwarm } from '../src/lab/local-swarm.js';
 import { shutdownRtc } from '../src/transport/rtc.node.js';
 import { cryptoBench, formatCryptoBench } from './crypto.js';
+import { formatIntegrityBench, integrityBench } from './integrity.js';
 import { simScale } from './sim-scale.js';
 
 const program = new Command('bench').description('swarmcast benchmarks');
@@ -126,6 +129,43 @@ program
     if (options.json !== undefined) {
       await writeFile(options.json, JSON.stringify(result, null, 2) + '\n');
       process.stdout.write(`wrote ${options.json}\n`);
+    }
+  });
+
+program
+  .command('integrity')
+  .description(
+    "run the pipeline with HMAC at thresholds 0, 0.1, 0.25, 0.5 and 1, then Ed25519, and print each run's stalls, CPU and checks per chunk",
+  )
+  .option('--peers <n>', 'viewer processes per run', parsePositiveInt, 4)
+  .option(
+    '--duration <seconds>',
+    'seconds of stream per run after its last peer started',
+    parseDuration,
+    20,
+  )
+  .option('--json <file>', 'also write the runs as JSON to this file')
+  .action(async (options: { peers: number; duration: number; json?: string }) => {
+    const logger = stderrLogger('bench', 'warn');
+    const runs = await integrityBench(
+      logger,
+      { peers: options.peers, durationS: options.duration },
+      (run) => {
+        process.stderr.write(
+          `bench: ${run.scheme} ${String(run.threshold ?? '')} done (${run.durationS} s)\n`,
+        );
+      },
+    );
+    shutdownRtc();
+    process.stdout.write(formatIntegrityBench(runs));
+    if (options.json !== undefined) {
+      await writeFile(options.json, JSON.stringify(runs, null, 2) + '\n');
+      process.stdout.write(`wrote ${options.json}\n`);
+    }
+    const failed = runs.find((r) => r.broadcasterFailed !== null);
+    if (failed !== undefined) {
+      process.stderr.write(`bench: the broadcaster failed: ${String(failed.broadcasterFailed)}\n`);
+      process.exitCode = 1;
     }
   });
 

@@ -250,6 +250,14 @@ const signalData = fc.oneof(
   }),
 );
 
+const integrity = fc.oneof(
+  fc.record({ scheme: fc.constant('ed25519' as const) }),
+  fc.record({
+    scheme: fc.constant('hmac-sha256' as const),
+    threshold: fc.double({ min: 0, max: 1, noNaN: true }),
+  }),
+);
+
 const streamInfo = fc.record(
   {
     stream: streamId,
@@ -258,6 +266,7 @@ const streamInfo = fc.record(
     segmentDurationMs: ms,
     originUrl: fc.webUrl({ size: 'xsmall' }).filter((url) => url.length <= 1024),
     bitrateKbps: fc.integer({ min: 1, max: 100_000_000 }),
+    integrity,
   },
   { requiredKeys: ['stream', 'publicKey', 'chunkDurationMs', 'segmentDurationMs', 'originUrl'] },
 );
@@ -321,7 +330,17 @@ const trackerMessage: fc.Arbitrary<TrackerMessage> = fc.oneof(
     heartbeatIntervalMs: ms,
     heartbeatTimeoutMs: ms,
   }),
-  fc.record({ type: fc.constant('joined' as const), info: streamInfo, credential }),
+  // An HMAC stream's `joined` carries its key; any other's none.
+  streamInfo.chain((info) =>
+    info.integrity?.scheme === 'hmac-sha256'
+      ? fc.record({
+          type: fc.constant('joined' as const),
+          info: fc.constant(info),
+          credential,
+          streamKey: bytes32,
+        })
+      : fc.record({ type: fc.constant('joined' as const), info: fc.constant(info), credential }),
+  ),
   fc.record({
     type: fc.constant('neighbours' as const),
     stream: streamId,

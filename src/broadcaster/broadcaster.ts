@@ -7,7 +7,7 @@ import { every, type Clock, type TimerHandle } from '../common/clock.js';
 import { InvalidStateError, SwarmcastError, errorMessage } from '../common/errors.js';
 import { Emitter } from '../common/events.js';
 import type { Logger } from '../common/logger.js';
-import { signChunk, type UnsignedChunk } from '../crypto/chunk-signing.js';
+import { ed25519Sealer, type ChunkSealer, type UnsignedChunk } from '../crypto/chunk-signing.js';
 import { publicKeyToBase64Url, type SigningKeyPair } from '../crypto/keys.js';
 import { STREAM_ID_PATTERN, type Chunk } from '../protocol/chunk.js';
 import type { InitSegment } from '../protocol/media.js';
@@ -42,6 +42,11 @@ export interface BroadcasterOptions extends Partial<EncodingOptions> {
   readonly source: string;
   /** The broadcaster's Ed25519 key pair; viewers verify chunks with its public key. */
   readonly keys: SigningKeyPair;
+  /**
+   * How each chunk is authenticated: `hmacSealer(streamKey)` for an `hmac-sha256` stream.
+   * @default an Ed25519 signature with `keys` (`ed25519Sealer`)
+   */
+  readonly seal?: ChunkSealer;
   /** ffmpeg binary to run; found on the PATH, else from `@ffmpeg-installer/ffmpeg`, when absent. */
   readonly ffmpegPath?: string;
   /** Rendition number put in every chunk (0-255). @default 0 */
@@ -97,6 +102,7 @@ export class Broadcaster {
   readonly #clock: Clock;
   readonly #events: Emitter<BroadcasterEvents>;
   readonly #options: BroadcasterOptions;
+  readonly #seal: ChunkSealer;
   readonly #args: string[];
   readonly #rendition: number;
   readonly #startupTimeoutMs: number;
@@ -151,6 +157,7 @@ export class Broadcaster {
     this.#clock = components.clock;
     this.#events = new Emitter(components.logger);
     this.#options = options;
+    this.#seal = options.seal ?? ed25519Sealer(options.keys.privateKey);
     this.publicKey = publicKeyToBase64Url(options.keys);
     this.#ended = new Promise((resolve) => {
       this.#resolveEnded = resolve;
@@ -293,7 +300,7 @@ export class Broadcaster {
       bytes: fragment.bytes,
     };
     this.#enqueue(async () => {
-      const chunk = await signChunk(this.#options.stream, this.#options.keys.privateKey, unsigned);
+      const chunk = await this.#seal(this.#options.stream, unsigned);
       const stats = this.#stats;
       this.#stats = {
         chunks: stats.chunks + 1,

@@ -2,11 +2,14 @@
  * Origin-only playback for a browser viewer with no peer-to-peer (no WebRTC, or the tracker is
  * unreachable): reads the stream's description and live edge from `<origin>/live/<stream>/
  * stream.json`, then fetches the chunks in order from a little behind the live edge, verifies
- * each one against the broadcaster's key and hands it to the player.
+ * each one against the broadcaster's key and hands it to the player. An `hmac-sha256` stream's
+ * key goes only to the tracker's members: its chunks are checked for length and digest only,
+ * their authenticity resting on the origin's (HTTPS) as in any plain DASH player.
  */
 import { type Clock } from '../common/clock.js';
 import { errorMessage, InvalidStateError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { digestVerifier } from '../crypto/chunk-integrity.js';
 import { signatureVerifier, type ChunkVerifier } from '../crypto/chunk-signing.js';
 import type { Chunk } from '../protocol/chunk.js';
 import { streamInfoSchema } from '../protocol/tracker.js';
@@ -85,7 +88,10 @@ export class OriginFeed {
   async #run(): Promise<void> {
     let info = await this.#describe();
     if (info === null) return;
-    const verifier: ChunkVerifier = signatureVerifier(info.stream, info.publicKey);
+    const verifier: ChunkVerifier =
+      info.integrity?.scheme === 'hmac-sha256'
+        ? digestVerifier()
+        : signatureVerifier(info.stream, info.publicKey);
     let seq = this.#startSeq(info);
     let misses = 0;
     while (this.#running()) {

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { streamSealer } from '../broadcaster/stream-sealer.js';
 import { Broadcaster } from '../broadcaster/broadcaster.js';
 import { SystemClock } from '../common/clock.js';
 import { DEFAULTS } from '../common/defaults.js';
@@ -17,17 +18,20 @@ import { OriginIngestClient } from '../origin/ingest-client.js';
 import { createNodePeer } from '../peer/peer.node.js';
 import { parseLogLevel, stderrLogger } from './log.js';
 import {
+  integrityFromFlags,
+  integrityOptions,
   parseHttpUrl,
   parsePositiveInt,
   parseStreamId,
   parseTopology,
   parseWsUrl,
+  type IntegrityFlags,
 } from './options.js';
-import type { TopologyKind } from '../protocol/tracker.js';
+import type { StreamInfo, StreamIntegrity, TopologyKind } from '../protocol/tracker.js';
 import { untilSignal } from './signals.js';
 import { shutdownRtc } from '../transport/rtc.node.js';
 
-interface BroadcastCommandOptions {
+interface BroadcastCommandOptions extends IntegrityFlags {
   tracker: string;
   origin: string;
   ingestSecret?: string;
@@ -44,7 +48,7 @@ interface BroadcastCommandOptions {
 }
 
 export function registerBroadcastCommand(program: Command): void {
-  program
+  const command = program
     .command('broadcast')
     .description(
       'run the broadcaster alone: encode a source with ffmpeg, sign its chunks, publish them to a remote origin and push them into the overlay',
@@ -72,13 +76,22 @@ export function registerBroadcastCommand(program: Command): void {
     .option(
       '--key-file <path>',
       "the broadcaster's Ed25519 key (JWK), made there on first use; the tracker must register its public key",
-    )
-    .action(async (options: BroadcastCommandOptions) => {
-      process.exitCode = await runBroadcast(options);
-    });
+    );
+  integrityOptions(command).action(async (options: BroadcastCommandOptions, self: Command) => {
+    let integrity: StreamIntegrity | undefined;
+    try {
+      integrity = integrityFromFlags(options);
+    } catch (error) {
+      self.error(`error: ${errorMessage(error)}`, { exitCode: 2 });
+    }
+    process.exitCode = await runBroadcast(options, integrity);
+  });
 }
 
-async function runBroadcast(options: BroadcastCommandOptions): Promise<number> {
+async function runBroadcast(
+  options: BroadcastCommandOptions,
+  integrity: StreamIntegrity | undefined,
+): Promise<number> {
   const logger = stderrLogger('swarmcast:broadcast', options.logLevel);
   const secret = options.ingestSecret ?? process.env.SWARMCAST_INGEST_SECRET;
   if (secret === undefined) {
@@ -91,25 +104,14 @@ async function runBroadcast(options: BroadcastCommandOptions): Promise<number> {
   const keys = await loadKeys(options.keyFile);
   // The tracker admits only registered broadcasters: `tracker --broadcaster-key <this key>`.
   process.stdout.write(`broadcaster key: ${publicKeyToBase64Url(keys)}\n`);
-  const broadcaster = new Broadcaster(
-    { clock, logger: logger.child('ffmpeg') },
-    {
-      stream: options.stream,
-      source: options.source,
-      keys,
-      width: options.width,
-      height: options.height,
-      fps: options.fps,
-      videoKbps: options.videoKbps,
-    },
-  );
-  const info = {
+  const info: StreamInfo = {
     stream: options.stream,
-    publicKey: broadcaster.publicKey,
+    publicKey: publicKeyToBase64Url(keys),
     chunkDurationMs: DEFAULTS.chunkDurationMs,
     segmentDurationMs: DEFAULTS.segmentDurationMs,
     originUrl: options.origin,
     bitrateKbps: options.videoKbps + DEFAULTS.synthetic.audioKbps,
+    ...(integrity === undefined ? {} : { integrity }),
   };
   const ingest = new OriginIngestClient({ clock, logger }, { originUrl: options.origin, secret });
   ingest.publishStream({
@@ -117,6 +119,7 @@ async function runBroadcast(options: BroadcastCommandOptions): Promise<number> {
     publicKey: info.publicKey,
     chunkDurationMs: info.chunkDurationMs,
     segmentDurationMs: info.segmentDurationMs,
+    ...(integrity === undefined ? {} : { integrity }),
   });
   const root = createNodePeer(
     { logger: logger.child('root'), identity: keyPairSigner(keys) },
@@ -129,6 +132,31 @@ async function runBroadcast(options: BroadcastCommandOptions): Promise<number> {
       rtc: options.bindAddress === undefined ? {} : { bindAddress: options.bindAddress },
     },
   );
+  // An HMAC stream's key comes from the tracker in the root's `joined`: ffmpeg starts after.
+  const seal = streamSealer(root, info, keys.privateKey, clock);
+  root.start();
+  let broadcaster: Broadcaster;
+  try {
+    broadcaster = new Broadcaster(
+      { clock, logger: logger.child('ffmpeg') },
+      {
+        stream: options.stream,
+        source: options.source,
+        keys,
+        seal: await seal,
+        width: options.width,
+        height: options.height,
+        fps: options.fps,
+        videoKbps: options.videoKbps,
+      },
+    );
+  } catch (error) {
+    ingest.close();
+    root.stop();
+    shutdownRtc();
+    logger.error(errorMessage(error));
+    return 1;
+  }
   let failure: string | undefined;
   const failed = new Promise<void>((resolve) => {
     broadcaster.on('error', ({ error }) => {
@@ -147,7 +175,6 @@ async function runBroadcast(options: BroadcastCommandOptions): Promise<number> {
     ingest.publishChunk(chunk);
     root.publish(chunk);
   });
-  root.start();
   try {
     const { ffmpeg } = await broadcaster.start();
     logger.info('broadcasting', {

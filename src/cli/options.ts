@@ -4,7 +4,13 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { AdmissionOptions } from '../tracker/admission.js';
 import type { RegisteredBroadcaster } from '../tracker/core/tracker-core.js';
 import { STREAM_ID_PATTERN } from '../protocol/chunk.js';
-import { TOPOLOGY_KINDS, type TopologyKind } from '../protocol/tracker.js';
+import {
+  INTEGRITY_SCHEMES,
+  TOPOLOGY_KINDS,
+  type IntegrityScheme,
+  type StreamIntegrity,
+  type TopologyKind,
+} from '../protocol/tracker.js';
 
 export function parsePositiveInt(value: string): number {
   const n = Number(value);
@@ -72,6 +78,59 @@ export function parseTopology(value: string): TopologyKind {
   const kind = TOPOLOGY_KINDS.find((k) => k === value);
   if (kind === undefined) throw new InvalidArgumentError(`expected ${TOPOLOGY_KINDS.join(', ')}`);
   return kind;
+}
+
+/** `ed25519`, `hmac-sha256` or its short form `hmac`. */
+export function parseIntegrityScheme(value: string): IntegrityScheme {
+  const scheme = INTEGRITY_SCHEMES.find((s) => s === value || s === `${value}-sha256`);
+  if (scheme === undefined) throw new InvalidArgumentError('expected ed25519 or hmac');
+  return scheme;
+}
+
+/** A probability: a number within [0, 1]. */
+export function parseThreshold(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new InvalidArgumentError('expected a probability within [0, 1], e.g. 0.1');
+  }
+  return n;
+}
+
+/** The integrity flags shared by `broadcast` and `start`. */
+export interface IntegrityFlags {
+  integrity?: IntegrityScheme;
+  verifyThreshold?: number;
+}
+
+/**
+ * The stream's integrity scheme from the flags: Ed25519 when absent; HMAC checked on every
+ * chunk unless `--verify-threshold` says otherwise. A threshold needs `--integrity hmac`.
+ */
+export function integrityFromFlags(flags: IntegrityFlags): StreamIntegrity | undefined {
+  if (flags.integrity !== 'hmac-sha256') {
+    if (flags.verifyThreshold !== undefined) {
+      throw new InvalidArgumentError(
+        '--verify-threshold applies to --integrity hmac only (Ed25519 checks every chunk)',
+      );
+    }
+    return flags.integrity === undefined ? undefined : { scheme: flags.integrity };
+  }
+  return { scheme: 'hmac-sha256', threshold: flags.verifyThreshold ?? 1 };
+}
+
+/** Adds the integrity flags to a command. */
+export function integrityOptions(command: Command): Command {
+  return command
+    .option(
+      '--integrity <scheme>',
+      "chunk authentication: ed25519 (the broadcaster's signature, checked on every chunk; default) or hmac (MioStream's: a stream key every viewer holds, so any viewer can forge)",
+      parseIntegrityScheme,
+    )
+    .option(
+      '--verify-threshold <p>',
+      "with --integrity hmac: the probability a viewer checks a chunk's HMAC (default 1)",
+      parseThreshold,
+    );
 }
 
 /** Environment variable the `peer` command reads its admission secret or token from. */

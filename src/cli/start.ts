@@ -8,19 +8,22 @@ import { parseLogLevel, stderrLogger } from './log.js';
 import {
   admissionFromFlags,
   admissionOptions,
+  integrityFromFlags,
+  integrityOptions,
   parseDuration,
   parsePort,
   parsePositiveInt,
   parseStreamId,
   parseTopology,
   type AdmissionFlags,
+  type IntegrityFlags,
 } from './options.js';
-import type { TopologyKind } from '../protocol/tracker.js';
+import type { StreamIntegrity, TopologyKind } from '../protocol/tracker.js';
 import { formatQoeTable } from './qoe-table.js';
 import { untilSignal } from './signals.js';
 import { shutdownRtc } from '../transport/rtc.node.js';
 
-interface StartOptions extends AdmissionFlags {
+interface StartOptions extends AdmissionFlags, IntegrityFlags {
   viewerToken?: string;
   peers: number;
   duration?: number;
@@ -71,13 +74,24 @@ export function registerStartCommand(program: Command): void {
       '--viewer-token <jwt>',
       'with --jwt-public-key: the token the viewer processes present',
     );
-  admissionOptions(command).action(async (options: StartOptions) => {
-    process.exitCode = await runStart(options);
-  });
+  admissionOptions(integrityOptions(command)).action(
+    async (options: StartOptions, self: Command) => {
+      let integrity: StreamIntegrity | undefined;
+      try {
+        integrity = integrityFromFlags(options);
+      } catch (error) {
+        self.error(`error: ${errorMessage(error)}`, { exitCode: 2 });
+      }
+      process.exitCode = await runStart(options, integrity);
+    },
+  );
 }
 
 /** Runs the swarm until the duration ends or a signal arrives; resolves to the exit code. */
-async function runStart(options: StartOptions): Promise<number> {
+async function runStart(
+  options: StartOptions,
+  integrity: StreamIntegrity | undefined,
+): Promise<number> {
   const logger = stderrLogger('swarmcast', options.logLevel);
   const swarm = new LocalSwarm(
     { logger },
@@ -91,6 +105,7 @@ async function runStart(options: StartOptions): Promise<number> {
       peerLogLevel: options.peerLogLevel,
       topology: options.topology,
       admission: await admissionFromFlags(options),
+      ...(integrity === undefined ? {} : { integrity }),
       ...(options.viewerToken === undefined ? {} : { viewerAdmission: options.viewerToken }),
     },
   );

@@ -7,11 +7,21 @@ import { importPublicKeyBase64Url, sign, verify } from './keys.js';
 /** The unsigned part of a chunk, as the broadcaster cuts it. */
 export type UnsignedChunk = Omit<Chunk, 'digest' | 'signature' | 'byteLength'>;
 
-/** Hashes and signs a chunk with the broadcaster's private key. */
-export async function signChunk(
+/**
+ * Authenticates one chunk of `stream` as the broadcaster cuts it: the default signs it with the
+ * broadcaster's Ed25519 key (`ed25519Sealer`); MioStream's scheme puts an HMAC there
+ * (`hmacSealer` in chunk-integrity.ts).
+ */
+export type ChunkSealer = (stream: string, chunk: UnsignedChunk) => Promise<Chunk>;
+
+/**
+ * Hashes a chunk and puts `authenticate(chunkSigningPayload(…))` in its signature field: the
+ * shared part of every scheme.
+ */
+export async function sealChunk(
   stream: string,
-  privateKey: CryptoKey,
   chunk: UnsignedChunk,
+  authenticate: (payload: Uint8Array) => Promise<Uint8Array>,
 ): Promise<Chunk> {
   const digest = await sha256(chunk.bytes);
   const unsigned: ChunkMeta = {
@@ -20,8 +30,37 @@ export async function signChunk(
     digest,
     signature: new Uint8Array(0),
   };
-  const signature = await sign(privateKey, chunkSigningPayload(stream, unsigned));
+  const signature = await authenticate(chunkSigningPayload(stream, unsigned));
   return { ...unsigned, bytes: chunk.bytes, signature };
+}
+
+/** Hashes and signs a chunk with the broadcaster's private key. */
+export async function signChunk(
+  stream: string,
+  privateKey: CryptoKey,
+  chunk: UnsignedChunk,
+): Promise<Chunk> {
+  return sealChunk(stream, chunk, (payload) => sign(privateKey, payload));
+}
+
+/** The default `ChunkSealer`: `signChunk` with the broadcaster's private key. */
+export function ed25519Sealer(privateKey: CryptoKey): ChunkSealer {
+  return (stream, chunk) => signChunk(stream, privateKey, chunk);
+}
+
+/**
+ * Checks that a chunk's bytes are what its header says: their length and their SHA-256 digest.
+ * Every scheme checks this on every chunk (it catches corruption); the signature or HMAC then
+ * authenticates the digest. Throws `VerificationError`.
+ */
+export async function verifyChunkDigest(chunk: Chunk): Promise<void> {
+  if (chunk.bytes.byteLength !== chunk.byteLength) {
+    throw new VerificationError(`chunk ${chunk.seq}: length does not match its header`);
+  }
+  const digest = await sha256(chunk.bytes);
+  if (!equalBytes(digest, chunk.digest)) {
+    throw new VerificationError(`chunk ${chunk.seq}: digest mismatch`);
+  }
 }
 
 /**
@@ -33,22 +72,29 @@ export async function verifyChunk(
   publicKey: CryptoKey,
   chunk: Chunk,
 ): Promise<void> {
-  if (chunk.bytes.byteLength !== chunk.byteLength) {
-    throw new VerificationError(`chunk ${chunk.seq}: length does not match its header`);
-  }
-  const digest = await sha256(chunk.bytes);
-  if (!equalBytes(digest, chunk.digest)) {
-    throw new VerificationError(`chunk ${chunk.seq}: digest mismatch`);
-  }
+  await verifyChunkDigest(chunk);
   if (!(await verify(publicKey, chunk.signature, chunkSigningPayload(stream, chunk)))) {
     throw new VerificationError(`chunk ${chunk.seq}: bad signature`);
   }
 }
 
+/** What a verifier has done since it was made. */
+export interface VerifierCounts {
+  /** Chunks handed to `verify()`. */
+  readonly verified: number;
+  /**
+   * Chunks whose authenticity (signature or HMAC) `verify()` checked, passed or failed: all of
+   * them with Ed25519, a random share `threshold` of them with HMAC.
+   */
+  readonly authenticated: number;
+}
+
 /** Checks chunks of one stream before they are stored, played or relayed. */
 export interface ChunkVerifier {
-  /** Resolves if the chunk is authentic; rejects with `VerificationError` otherwise. */
+  /** Resolves if the chunk is accepted; rejects with `VerificationError` otherwise. */
   verify(chunk: Chunk): Promise<void>;
+  /** Counters for the benchmarks (absent from verifiers that keep none, like the simulator's). */
+  counts?(): VerifierCounts;
 }
 
 /**
@@ -59,8 +105,11 @@ export function signatureVerifier(stream: string, publicKey: string): ChunkVerif
   const key = importPublicKeyBase64Url(publicKey);
   // A bad key fails every verify(); this keeps the rejection from going unhandled meanwhile.
   key.catch(() => undefined);
+  let verified = 0;
   return {
+    counts: () => ({ verified, authenticated: verified }),
     verify: async (chunk) => {
+      verified++;
       let imported: CryptoKey;
       try {
         imported = await key;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { loadViewerBundle } from '../browser/bundle.node.js';
 import { Broadcaster } from '../broadcaster/broadcaster.js';
 import type { FfmpegInfo } from '../broadcaster/ffmpeg.js';
+import { streamSealer } from '../broadcaster/stream-sealer.js';
 import { SystemClock } from '../common/clock.js';
 import { DEFAULTS } from '../common/defaults.js';
 import { errorMessage, SwarmcastError } from '../common/errors.js';
@@ -27,7 +28,7 @@ import { OriginStore } from '../origin/store.js';
 import { OriginServer } from '../origin/server.js';
 import type { PeerCore, PeerStats } from '../peer/core.js';
 import { createNodePeer } from '../peer/peer.node.js';
-import type { StreamInfo, TopologyKind } from '../protocol/tracker.js';
+import type { StreamInfo, StreamIntegrity, TopologyKind } from '../protocol/tracker.js';
 import type { AdmissionOptions } from '../tracker/admission.js';
 import { TrackerServer } from '../tracker/server.js';
 import type { TrackerSnapshot } from '../tracker/core/tracker-core.js';
@@ -77,6 +78,8 @@ export interface LocalSwarmOptions {
    * @default the join secret in `secret` mode, else nothing
    */
   viewerAdmission?: string;
+  /** How chunks are authenticated. @default Ed25519 signatures on every chunk */
+  integrity?: StreamIntegrity;
 }
 
 export const LOCAL_SWARM_DEFAULTS: LocalSwarmOptions = {
@@ -264,34 +267,21 @@ export class LocalSwarm {
     const viewerUrl = `${originUrl}/watch/${o.stream}`;
     onUp?.({ mpdUrl, originUrl, trackerUrl, viewerUrl, monitorUrl });
 
-    const broadcaster = new Broadcaster(
-      { clock, logger: this.#log.child('broadcaster') },
-      {
-        stream: o.stream,
-        source: o.source,
-        keys,
-        width: o.width,
-        height: o.height,
-        fps: o.fps,
-        videoKbps: o.videoKbps,
-        chunkDurationMs: o.chunkDurationMs,
-        segmentDurationMs: o.segmentDurationMs,
-      },
-    );
-    this.#broadcaster = broadcaster;
     const info: StreamInfo = {
       stream: o.stream,
-      publicKey: broadcaster.publicKey,
+      publicKey: publicKeyToBase64Url(keys),
       chunkDurationMs: o.chunkDurationMs,
       segmentDurationMs: o.segmentDurationMs,
       originUrl,
       bitrateKbps: o.videoKbps + DEFAULTS.synthetic.audioKbps,
+      ...(o.integrity === undefined ? {} : { integrity: o.integrity }),
     };
     const originStream = store.createStream({
       stream: o.stream,
       publicKey: info.publicKey,
       chunkDurationMs: o.chunkDurationMs,
       segmentDurationMs: o.segmentDurationMs,
+      ...(o.integrity === undefined ? {} : { integrity: o.integrity }),
     });
     const root = createNodePeer(
       { logger: this.#log.child('root'), identity: keyPairSigner(keys) },
@@ -305,7 +295,25 @@ export class LocalSwarm {
       },
     );
     this.#root = root;
+    // An HMAC stream's key comes from the tracker when the root joins: ffmpeg starts after.
+    const seal = streamSealer(root, info, keys.privateKey, clock);
     root.start();
+    const broadcaster = new Broadcaster(
+      { clock, logger: this.#log.child('broadcaster') },
+      {
+        stream: o.stream,
+        source: o.source,
+        keys,
+        seal: await seal,
+        width: o.width,
+        height: o.height,
+        fps: o.fps,
+        videoKbps: o.videoKbps,
+        chunkDurationMs: o.chunkDurationMs,
+        segmentDurationMs: o.segmentDurationMs,
+      },
+    );
+    this.#broadcaster = broadcaster;
     broadcaster.on('init', ({ init }) => {
       originStream.setInit(init);
     });

@@ -16,7 +16,8 @@
  * Ingest routes (`Authorization: Bearer <secret>`; disabled when no secret is configured):
  *   PUT  /ingest/<stream>          StreamDescription JSON; (re)starts the stream
  *   PUT  /ingest/<stream>/init     `encodeInitUpload` body
- *   POST /ingest/<stream>/chunks   `encodeChunk` body; verified against the stream's key
+ *   POST /ingest/<stream>/chunks   `encodeChunk` body; verified against the stream's key (an
+ *                                  `hmac-sha256` stream's: length and digest only, see below)
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -30,7 +31,7 @@ import {
   errorMessage,
 } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
-import { verifyChunk } from '../crypto/chunk-signing.js';
+import { verifyChunk, verifyChunkDigest } from '../crypto/chunk-signing.js';
 import { importPublicKeyBase64Url } from '../crypto/keys.js';
 import {
   CHUNK_META_BYTES,
@@ -528,15 +529,26 @@ export class OriginServer {
   async #ingestChunk(id: string, body: Uint8Array): Promise<void> {
     const stream = this.#requireStream(id);
     const chunk = decodeChunk(body);
+    if (stream.description.integrity?.scheme === 'hmac-sha256') {
+      // The origin does not hold an HMAC stream's key (the tracker gives it to the stream's
+      // members only): the ingest secret authenticates the uploader, the digest the bytes.
+      await verifyChunkDigest(chunk);
+    } else {
+      await verifyChunk(id, await this.#publicKey(stream), chunk);
+    }
+    if (stream.addChunk(chunk)) {
+      this.#logger.debug('chunk ingested', { stream: id, seq: chunk.seq, bytes: chunk.byteLength });
+    }
+  }
+
+  /** The stream's Ed25519 public key, imported once. */
+  #publicKey(stream: OriginStream): Promise<CryptoKey> {
     let key = this.#keys.get(stream);
     if (key === undefined) {
       key = importPublicKeyBase64Url(stream.description.publicKey);
       this.#keys.set(stream, key);
     }
-    await verifyChunk(id, await key, chunk);
-    if (stream.addChunk(chunk)) {
-      this.#logger.debug('chunk ingested', { stream: id, seq: chunk.seq, bytes: chunk.byteLength });
-    }
+    return key;
   }
 
   #requireStream(id: string): OriginStream {

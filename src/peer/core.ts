@@ -16,7 +16,8 @@ import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
 import { TokenBucket } from '../common/token-bucket.js';
 import { equalBytes, fromBase64Url, toBase64Url } from '../common/bytes.js';
-import { signatureVerifier, type ChunkVerifier } from '../crypto/chunk-signing.js';
+import { streamVerifier } from '../crypto/chunk-integrity.js';
+import type { ChunkVerifier, VerifierCounts } from '../crypto/chunk-signing.js';
 import { verifyCredential } from '../crypto/credentials.js';
 import { authMessage } from '../crypto/handshake.js';
 import {
@@ -63,10 +64,12 @@ export interface PeerComponents {
   /** Where a viewer fetches chunks no peer delivered in time. Unused by the broadcaster. */
   origin?: OriginClient;
   /**
-   * Builds the verifier of a stream's chunks once the stream is known.
-   * @default Ed25519 signatures (`signatureVerifier`)
+   * Builds the verifier of a stream's chunks once the stream is known (`streamKey`: the HMAC key
+   * from `joined`, for an `hmac-sha256` stream).
+   * @default by the stream's scheme (`streamVerifier`): Ed25519 signatures, or HMAC on a share
+   * `threshold` of the chunks drawn with `random`
    */
-  verifier?: (info: StreamInfo) => ChunkVerifier;
+  verifier?: (info: StreamInfo, streamKey: string | undefined) => ChunkVerifier;
   /**
    * This peer's Ed25519 key: it answers the tracker's challenge (a broadcaster's must be a key
    * the operator registered). @default a fresh key pair made with WebCrypto when the tracker
@@ -132,7 +135,8 @@ export const PEER_DEFAULTS: Omit<PeerOptions, 'stream' | 'role' | 'info'> = {
 export type ChunkSource = 'peer' | 'origin' | 'broadcaster';
 
 export interface PeerEvents {
-  'peer:joined': { peerId: string; info: StreamInfo };
+  /** `streamKey`: an `hmac-sha256` stream's key (the broadcaster's node HMACs chunks with it). */
+  'peer:joined': { peerId: string; info: StreamInfo; streamKey: string | undefined };
   'neighbours:changed': { parents: readonly string[]; children: readonly string[] };
   'link:open': { remoteId: string };
   'link:close': { remoteId: string };
@@ -162,6 +166,8 @@ export interface PeerStats {
   readonly duplicateChunks: number;
   /** Chunks that failed verification. */
   readonly rejectedChunks: number;
+  /** What the chunk verifier did (null before the stream is known or if it keeps no counts). */
+  readonly verifier: VerifierCounts | null;
   /** Chunk bits accepted (verified, new) per second of session. */
   readonly goodputBps: number;
   readonly playback: PlaybackReport | null;
@@ -441,6 +447,7 @@ export class PeerCore {
       chunksFromOrigin: this.#stats.chunksFromOrigin,
       duplicateChunks: this.#stats.duplicateChunks,
       rejectedChunks: this.#stats.rejectedChunks,
+      verifier: this.#verifier?.counts?.() ?? null,
       goodputBps: sessionMs > 0 ? (this.#stats.acceptedBytes * 8 * 1000) / sessionMs : 0,
       playback: this.#playback?.report(now) ?? null,
     };
@@ -524,9 +531,13 @@ export class PeerCore {
         return;
       case 'joined':
         this.#credential = message.credential;
-        if (this.#info === undefined) this.#setInfo(message.info);
+        if (this.#info === undefined) this.#setInfo(message.info, message.streamKey);
         this.#log.info('joined stream', { stream: message.info.stream });
-        this.#events.emit('peer:joined', { peerId: this.#peerId ?? '', info: message.info });
+        this.#events.emit('peer:joined', {
+          peerId: this.#peerId ?? '',
+          info: message.info,
+          streamKey: message.streamKey,
+        });
         return;
       case 'credential':
         this.#credential = message.credential;
@@ -590,7 +601,7 @@ export class PeerCore {
     this.#tracker?.send({ type: 'heartbeat', qoe });
   }
 
-  #setInfo(info: StreamInfo): void {
+  #setInfo(info: StreamInfo, streamKey?: string): void {
     this.#info = info;
     this.#store = new ChunkStore(Math.ceil(this.#o.peerWindowMs / info.chunkDurationMs));
     if (this.#o.role === 'viewer') {
@@ -600,7 +611,9 @@ export class PeerCore {
         this.#startedAt,
       );
     }
-    this.#verifier = this.#c.verifier?.(info) ?? signatureVerifier(info.stream, info.publicKey);
+    this.#verifier =
+      this.#c.verifier?.(info, streamKey) ??
+      streamVerifier(info, { random: this.#c.random, streamKey });
   }
 
   #setNeighbours(neighbours: Neighbours): void {

@@ -8,8 +8,11 @@ import { ProtocolError } from '../common/errors.js';
 import { MAX_CREDENTIAL_CHARS } from '../crypto/credentials.js';
 import { STREAM_ID_PATTERN } from './chunk.js';
 
-/** Protocol version carried in `hello` and `welcome` (2: the authenticated handshake). */
-export const TRACKER_PROTOCOL_VERSION = 2;
+/**
+ * Protocol version carried in `hello` and `welcome` (2: the authenticated handshake; 3: the
+ * stream's integrity scheme in its info and the HMAC stream key in `joined`).
+ */
+export const TRACKER_PROTOCOL_VERSION = 3;
 /** Largest message either side accepts, in bytes of UTF-8 JSON (SDP fits easily). */
 export const MAX_TRACKER_MESSAGE_BYTES = 16 * 1024;
 /** Most peer ids in one `neighbours` list. */
@@ -20,6 +23,15 @@ export const MAX_ADMISSION_CHARS = 4096;
 /** The virtual topologies a broadcaster may ask for in its `join` (docs/TOPOLOGIES.md). */
 export const TOPOLOGY_KINDS = ['list', 'tree', 'mesh'] as const;
 export type TopologyKind = (typeof TOPOLOGY_KINDS)[number];
+
+/**
+ * How a stream's chunks are authenticated (docs/SECURITY.md). `ed25519`: the broadcaster's
+ * signature, checked on every chunk (the default). `hmac-sha256`: MioStream's scheme, an HMAC
+ * with a stream key the tracker hands to the stream's members, checked on a random share
+ * `threshold` (0-1) of the chunks; kept to measure the paper's trade-off, forgeable by any member.
+ */
+export const INTEGRITY_SCHEMES = ['ed25519', 'hmac-sha256'] as const;
+export type IntegrityScheme = (typeof INTEGRITY_SCHEMES)[number];
 
 /** Why a peer reports a neighbour (the `report` message). */
 export const REPORT_REASONS = ['bad-chunk', 'protocol-violation', 'unresponsive'] as const;
@@ -35,6 +47,17 @@ const bytes32 = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
 /** An Ed25519 signature (64 bytes) in base64url. */
 const signature = z.string().regex(/^[A-Za-z0-9_-]{86}$/);
 const credential = z.string().regex(new RegExp(`^[A-Za-z0-9_-]{1,${MAX_CREDENTIAL_CHARS}}$`));
+
+/** A stream's integrity scheme; absent from a stream's info means `ed25519`. */
+export const streamIntegritySchema = z.discriminatedUnion('scheme', [
+  z.strictObject({ scheme: z.literal('ed25519') }),
+  z.strictObject({
+    scheme: z.literal('hmac-sha256'),
+    /** Probability that a peer checks a chunk's HMAC (0: never, 1: every chunk). */
+    threshold: z.number().min(0).max(1),
+  }),
+]);
+export type StreamIntegrity = z.infer<typeof streamIntegritySchema>;
 
 /** WebRTC signaling payload relayed verbatim between two peers. */
 export const signalDataSchema = z.discriminatedUnion('kind', [
@@ -65,6 +88,8 @@ export const streamInfoSchema = z.strictObject({
    * ⌊uploadKbps / bitrateKbps⌋ children. Absent: the tracker's `bitrateKbps` option, if any.
    */
   bitrateKbps: kbps.min(1).optional(),
+  /** How chunks are authenticated. Absent: `{ scheme: 'ed25519' }`. */
+  integrity: streamIntegritySchema.optional(),
 });
 export type StreamInfo = z.infer<typeof streamInfoSchema>;
 
@@ -147,12 +172,22 @@ export const trackerMessageSchema = z.discriminatedUnion('type', [
     heartbeatIntervalMs: ms,
     heartbeatTimeoutMs: ms,
   }),
-  z.strictObject({
-    type: z.literal('joined'),
-    info: streamInfoSchema,
-    /** Signed by the tracker: presented in the HELLO frame of every data channel. */
-    credential,
-  }),
+  z
+    .strictObject({
+      type: z.literal('joined'),
+      info: streamInfoSchema,
+      /** Signed by the tracker: presented in the HELLO frame of every data channel. */
+      credential,
+      /**
+       * The stream's HMAC key (32 random bytes, base64url): present exactly when the stream's
+       * integrity scheme is `hmac-sha256`, sent to the stream's broadcaster and members only.
+       */
+      streamKey: bytes32.optional(),
+    })
+    .refine((m) => (m.info.integrity?.scheme === 'hmac-sha256') === (m.streamKey !== undefined), {
+      message: 'streamKey is required for an hmac-sha256 stream and refused for any other',
+      path: ['streamKey'],
+    }),
   /** A fresh credential, sent before the current one expires. */
   z.strictObject({ type: z.literal('credential'), credential }),
   z.strictObject({

@@ -14,6 +14,7 @@ import { fromBase64Url, toBase64Url } from '../../common/bytes.js';
 import { issueCredential } from '../../crypto/credentials.js';
 import { authMessage, NONCE_BYTES, rawKey } from '../../crypto/handshake.js';
 import type { SyncSignatureCheck, SyncSigner } from '../../crypto/keys.js';
+import { STREAM_KEY_BYTES } from '../../crypto/chunk-integrity.js';
 import { STREAM_ID_PATTERN } from '../../protocol/chunk.js';
 import {
   TRACKER_PROTOCOL_VERSION,
@@ -235,6 +236,11 @@ const NO_NEIGHBOURS: NeighbourLists = {
 
 interface StreamState {
   readonly info: StreamInfo;
+  /**
+   * An `hmac-sha256` stream's key (base64url), made here with the injected Random and sent only
+   * in `joined` to the broadcaster and the admitted members: never logged, never in a snapshot.
+   */
+  readonly streamKey: string | undefined;
   /** Replaced together by `setTopology`. */
   kind: TopologyKind;
   topology: Topology;
@@ -770,11 +776,7 @@ export class TrackerCore {
         id: welcomed.peerId,
         ...(welcomed.uploadKbps === undefined ? {} : { uploadKbps: welcomed.uploadKbps }),
       });
-      connection.send({
-        type: 'joined',
-        info: existing.info,
-        credential: this.#issueCredential(connection, welcomed, message.stream),
-      });
+      this.#sendJoined(connection, welcomed, existing);
       this.#logger.info('peer joined', { stream: message.stream, peer: welcomed.peerId });
       this.#publish(existing, affected);
     }
@@ -789,6 +791,10 @@ export class TrackerCore {
     const { peerId } = welcomed;
     const stream: StreamState = {
       info,
+      streamKey:
+        info.integrity?.scheme === 'hmac-sha256'
+          ? toBase64Url(this.#random.bytes(STREAM_KEY_BYTES))
+          : undefined,
       kind,
       topology: this.#buildTopology(kind, peerId, info),
       backupParents: new Map(),
@@ -800,17 +806,24 @@ export class TrackerCore {
     };
     this.#streams.set(info.stream, stream);
     connection.stream = stream;
-    connection.send({
-      type: 'joined',
-      info,
-      credential: this.#issueCredential(connection, welcomed, info.stream),
-    });
+    this.#sendJoined(connection, welcomed, stream);
     this.#logger.info('stream created', {
       stream: info.stream,
       broadcaster: peerId,
       topology: kind,
     });
     this.#publish(stream, [peerId]);
+  }
+
+  /** Tells a member it joined: the stream, its credential, and the HMAC stream key if any. */
+  #sendJoined(connection: Connection, welcomed: Welcomed, stream: StreamState): void {
+    const { info, streamKey } = stream;
+    connection.send({
+      type: 'joined',
+      info,
+      credential: this.#issueCredential(connection, welcomed, info.stream),
+      ...(streamKey === undefined ? {} : { streamKey }),
+    });
   }
 
   /** A new, empty topology of `kind` rooted at the broadcaster, with the stream's bitrate. */
