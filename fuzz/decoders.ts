@@ -2,9 +2,6 @@
  * Every decoder of untrusted input, with what to feed it: valid encodings (which must decode),
  * and the fuzz inputs — pure random data and valid encodings damaged by `mutations.ts`. Each
  * decoder documents the one typed error it throws on bad input; anything else is a bug.
- *
- * Not covered: the origin's stream description upload (`PUT /ingest/<stream>`) is parsed inline
- * in `OriginServer` (JSON.parse + `streamDescriptionSchema`) and has no pure decoder to fuzz.
  */
 import fc from 'fast-check';
 import { concatBytes } from '../src/common/bytes.js';
@@ -45,7 +42,13 @@ import {
   type ClientMessage,
   type TrackerMessage,
 } from '../src/protocol/tracker.js';
-import { decodeInitUpload, encodeInitUpload } from '../src/origin/server.js';
+import {
+  MAX_DESCRIPTION_BYTES,
+  decodeInitUpload,
+  decodeStreamDescription,
+  encodeInitUpload,
+} from '../src/origin/server.js';
+import type { StreamDescription } from '../src/origin/store.js';
 import type { InitSegment, TrackInfo } from '../src/protocol/media.js';
 import { generateFmp4 } from '../test/helpers/ffmpeg-fixtures.js';
 import { boxSizeOffsets, mutatedBytes, mutatedJson, mutatedJsonValue } from './mutations.js';
@@ -460,6 +463,44 @@ const initUploadFuzz: DecoderFuzz<Uint8Array> = {
   },
 };
 
+// --- origin stream description upload --------------------------------------------------------
+
+const streamDescription: fc.Arbitrary<StreamDescription> = streamInfo.map(
+  ({ originUrl: _, ...description }) => description,
+);
+
+/** A valid description padded with spaces to `MAX_DESCRIPTION_BYTES` or just past it. */
+const paddedDescription = fc
+  .tuple(streamDescription, fc.integer({ min: -8, max: 8 }))
+  .map(([description, over]) => {
+    const json = JSON.stringify(description);
+    return json + ' '.repeat(Math.max(0, MAX_DESCRIPTION_BYTES - json.length + over));
+  });
+
+const streamDescriptionFuzz: DecoderFuzz<Uint8Array> = {
+  name: 'stream-description',
+  target: 'decodeStreamDescription (src/origin/server.ts): PUT /ingest/<stream>',
+  error: ProtocolError,
+  prepare: () => {
+    const utf8 = (text: fc.Arbitrary<string>): fc.Arbitrary<Uint8Array> =>
+      text.map((t) => new TextEncoder().encode(t));
+    const valid = utf8(streamDescription.map((description) => JSON.stringify(description)));
+    return Promise.resolve({
+      valid,
+      inputs: withOffset(
+        fc.oneof(
+          { arbitrary: randomBytes, weight: 1 },
+          { arbitrary: utf8(fc.string({ unit: 'binary', maxLength: 256 })), weight: 1 },
+          { arbitrary: utf8(fc.json({ maxDepth: 4 })), weight: 1 },
+          { arbitrary: utf8(paddedDescription), weight: 1 },
+          { arbitrary: utf8(mutatedJson(streamDescription)), weight: 3 * MUTATED_WEIGHT },
+        ),
+      ),
+      decode: decodeStreamDescription,
+    });
+  },
+};
+
 // --- fMP4 -----------------------------------------------------------------------------------
 
 /** A byte stream and the sizes of the pieces it is pushed in (the rest goes in one piece). */
@@ -582,5 +623,6 @@ export const DECODERS: readonly DecoderFuzz[] = [
   chunkMetaFuzz,
   chunkFuzz,
   initUploadFuzz,
+  streamDescriptionFuzz,
   fmp4Fuzz,
 ];

@@ -2,9 +2,27 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { errorMessage } from '../common/errors.js';
 import type { LogLevel } from '../common/logger.js';
 import { DEFAULTS } from '../common/defaults.js';
-import { ATTACK_MODES, attackTracker, attackTransport, type AttackMode } from '../lab/attacks.js';
-import { isStopRequest, type PeerProcessReport, type PolluterActivity } from '../lab/ipc.js';
-import { createNodePeer } from '../peer/peer.node.js';
+import {
+  ATTACK_MODES,
+  attackTracker,
+  attackTransport,
+  rewritingTransport,
+  type AttackMode,
+} from '../lab/attacks.js';
+import {
+  chunkFingerprint,
+  sentChunkObserver,
+  sentChunkSighting,
+  type ChunkSighting,
+} from '../lab/chunk-audit.js';
+import {
+  isStopRequest,
+  type PeerAuditReport,
+  type PeerProcessReport,
+  type PolluterActivity,
+} from '../lab/ipc.js';
+import type { PeerTransportFactory } from '../transport/types.js';
+import { createNodePeer, type NodePeerDecorators } from '../peer/peer.node.js';
 import { parseLogLevel, stderrLogger } from './log.js';
 import { ADMISSION_ENV, parseDuration, parsePositiveInt, parseStreamId } from './options.js';
 import { formatQoeTable } from './qoe-table.js';
@@ -20,6 +38,7 @@ interface PeerCommandOptions {
   name?: string;
   admission?: string;
   attack?: AttackMode;
+  audit?: boolean;
 }
 
 const REPORT_INTERVAL_MS = 1000;
@@ -58,6 +77,10 @@ export function registerPeerCommand(program: Command): void {
       `run as a polluter, for tests and the lab: ${ATTACK_MODES.join(', ')} (docs/SECURITY.md)`,
       parseAttackMode,
     )
+    .option(
+      '--audit',
+      'report a fingerprint of every chunk verified and sent to the runner (the attack lab, over IPC)',
+    )
     .action((options: PeerCommandOptions) => {
       runPeer(options);
     });
@@ -82,18 +105,19 @@ function runPeer(options: PeerCommandOptions): void {
     activity = { mode, harmful: 0, firstHarmfulAtMs: null };
     logger.warn('running as a polluter: what this peer sends is rewritten', { attack: mode });
   }
+  // Either rewritten (a polluter) or watched (an audited honest viewer), never both.
+  const audit = options.audit === true && mode === undefined ? new AuditLog() : undefined;
+  const decorate: NodePeerDecorators =
+    mode !== undefined
+      ? {
+          transport: (factory) => attackTransport(mode, factory, onAttack),
+          tracker: (factory) => attackTracker(mode, factory, onAttack),
+        }
+      : audit !== undefined
+        ? { transport: (factory) => audit.watch(factory) }
+        : {};
   const peer = createNodePeer(
-    {
-      logger,
-      ...(mode === undefined
-        ? {}
-        : {
-            decorate: {
-              transport: (factory) => attackTransport(mode, factory, onAttack),
-              tracker: (factory) => attackTracker(mode, factory, onAttack),
-            },
-          }),
-    },
+    { logger, decorate },
     {
       stream: options.stream,
       trackerUrl: options.tracker,
@@ -103,6 +127,9 @@ function runPeer(options: PeerCommandOptions): void {
       rtc: options.bindAddress === undefined ? {} : { bindAddress: options.bindAddress },
     },
   );
+  peer.on('chunk:verified', ({ chunk }) => {
+    audit?.verified.push([chunk.seq, chunkFingerprint(chunk, chunk.bytes)]);
+  });
   const report = (final: boolean): PeerProcessReport => {
     const cpu = process.cpuUsage(cpuAtStart);
     return {
@@ -123,6 +150,7 @@ function runPeer(options: PeerCommandOptions): void {
     peer.stop();
     const final = report(true);
     if (process.send !== undefined && process.connected) {
+      if (audit !== undefined) process.send(audit.take());
       process.send(final, () => process.exit(0));
     } else {
       process.stdout.write(
@@ -139,7 +167,9 @@ function runPeer(options: PeerCommandOptions): void {
   }
   if (process.send !== undefined) {
     const timer = setInterval(() => {
-      if (process.connected) process.send?.(report(false));
+      if (!process.connected) return;
+      if (audit !== undefined) process.send?.(audit.take());
+      process.send?.(report(false));
     }, REPORT_INTERVAL_MS);
     timer.unref();
     process.on('message', (message) => {
@@ -151,6 +181,32 @@ function runPeer(options: PeerCommandOptions): void {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   if (options.duration !== undefined) setTimeout(stop, options.duration * 1000);
+}
+
+/** What an audited viewer verified and sent since the last `take()` (`--audit`). */
+class AuditLog {
+  verified: ChunkSighting[] = [];
+  sent: ChunkSighting[] = [];
+
+  /** Wraps the transport: every chunk sent on any link is logged once its last byte is sent. */
+  watch(factory: PeerTransportFactory): PeerTransportFactory {
+    return rewritingTransport(factory, () => {
+      const observe = sentChunkObserver((meta, bytes) => {
+        this.sent.push(sentChunkSighting(meta, bytes));
+      });
+      return (message) => {
+        observe(message);
+        return [message];
+      };
+    });
+  }
+
+  take(): PeerAuditReport {
+    const report: PeerAuditReport = { type: 'audit', verified: this.verified, sent: this.sent };
+    this.verified = [];
+    this.sent = [];
+    return report;
+  }
 }
 
 function admission(value: string | undefined): { admission?: string } {

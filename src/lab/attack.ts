@@ -5,20 +5,19 @@
  * (`MIO_LAB_DEFAULTS`: 125 ms chunks, 3 s behind live, the two-stripe tree), so stalls compare with
  * `lab mio`'s.
  *
- * What is measured does not trust the peers' verification: every chunk the source publishes is
- * kept, and every chunk an honest peer verifies (stores, plays, relays) and every chunk an honest
- * peer sends on a link is compared byte for byte with it.
+ * What is measured does not trust the peers' verification (`ChunkAuditor`): every chunk the
+ * source publishes is kept, and every chunk an honest peer verifies (stores, plays, relays) and
+ * every chunk an honest peer sends on a link is compared with it. The record, the verdict and the
+ * report are shared with real mode (`attack-real.ts`).
  */
 import { writeFile } from 'node:fs/promises';
-import { equalBytes } from '../common/bytes.js';
 import { SwarmcastError } from '../common/errors.js';
 import { mean } from '../common/stats.js';
 import { deriveSeed } from '../sim/engine.js';
 import { SimSwarm } from '../sim/swarm.js';
-import type { Chunk, ChunkMeta } from '../protocol/chunk.js';
-import { FRAME_HEADER_BYTES, FrameType, decodeFrame } from '../protocol/frames.js';
 import { TRACKER_DEFAULTS } from '../tracker/core/tracker-core.js';
 import { attackTracker, attackTransport, rewritingTransport, type AttackMode } from './attacks.js';
+import { ChunkAuditor } from './chunk-audit.js';
 import { MIO_LAB_DEFAULTS, MIO_ROOT_FANOUT, MIO_TREE_STRIPES } from './mio.js';
 
 export interface AttackLabOptions {
@@ -42,9 +41,12 @@ export const ATTACK_LAB_DEFAULTS: Omit<AttackLabOptions, 'attacks'> = {
 
 /** One attack mode's run against the baseline. "Honest" = every viewer that is not a polluter. */
 export interface AttackRecord {
+  /** Where it ran: the simulator, or viewer processes over real WebRTC. */
+  readonly mode: 'sim' | 'real';
   readonly attack: AttackMode;
   readonly peers: number;
   readonly polluters: number;
+  /** The runs' seed (sim); 0 in real mode, which is not seeded. */
   readonly seed: number;
   readonly durationS: number;
   /** Chunks honest peers verified (stored, and so played and relayed) that differ from the source's. */
@@ -71,18 +73,26 @@ export interface AttackRecord {
   readonly stalledMsPerPeer: number;
   /** The same viewers' mean stalled time in the baseline run. */
   readonly stalledMsPerPeerBaseline: number;
+  /** Mean of the honest viewers' median capture-to-play latency (null: none played). */
+  readonly latencyMsPerPeer: number | null;
+  readonly latencyMsPerPeerBaseline: number | null;
   /** Mean bytes honest viewers fetched from the origin, with and without the attack. */
   readonly originBytesPerPeer: number;
   readonly originBytesPerPeerBaseline: number;
 }
 
-/** The viewers of a run that pollute: `round(fraction × peers)` (at least 1), drawn from the seed. */
-export function polluterIndices(options: Omit<AttackLabOptions, 'attacks'>): number[] {
-  const { peers, polluterFraction } = options;
+/** How many of `peers` viewers pollute: `round(fraction × peers)`, at least 1. */
+export function polluterCount(peers: number, polluterFraction: number): number {
   if (!(polluterFraction > 0 && polluterFraction < 1)) {
     throw new SwarmcastError('invalid-argument', 'the polluter fraction must be in (0, 1)');
   }
-  const count = Math.max(1, Math.round(polluterFraction * peers));
+  return Math.max(1, Math.round(polluterFraction * peers));
+}
+
+/** The viewers of a run that pollute (`polluterCount` of them), drawn from the seed. */
+export function polluterIndices(options: Omit<AttackLabOptions, 'attacks'>): number[] {
+  const { peers } = options;
+  const count = polluterCount(peers, options.polluterFraction);
   // A seeded shuffle: the same viewers pollute in every mode.
   let x = deriveSeed(options.seed, 'polluters') >>> 0 || 1;
   const order = Array.from({ length: peers }, (_, i) => i);
@@ -96,86 +106,26 @@ export function polluterIndices(options: Omit<AttackLabOptions, 'attacks'>): num
   return order.slice(0, count).sort((a, b) => a - b);
 }
 
-/**
- * Compares chunks with what the source published: `verified` for a chunk a peer accepted, and
- * `sent` for every message a peer sends (CHUNK and DATA frames, per link).
- */
-export class ChunkAuditor {
-  readonly #published = new Map<number, Chunk>();
-  badVerified = 0;
-  verified = 0;
-  badSent = 0;
-  sent = 0;
-
-  publish(chunk: Chunk): void {
-    this.#published.set(chunk.seq, chunk);
-  }
-
-  /** Whether `meta`'s identity and digest are the published chunk's. */
-  #sameMeta(meta: ChunkMeta): boolean {
-    const ref = this.#published.get(meta.seq);
-    return (
-      ref?.byteLength === meta.byteLength &&
-      ref.captureTimeMs === meta.captureTimeMs &&
-      equalBytes(ref.digest, meta.digest) &&
-      equalBytes(ref.signature, meta.signature)
-    );
-  }
-
-  /** A chunk a peer verified: counted bad unless it is the published one, byte for byte. */
-  verify(chunk: Chunk): void {
-    this.verified++;
-    const ref = this.#published.get(chunk.seq);
-    if (!this.#sameMeta(chunk) || ref === undefined || !equalBytes(ref.bytes, chunk.bytes)) {
-      this.badVerified++;
-    }
-  }
-
-  /** An observer of one link's outgoing messages: each chunk sent is checked once it ends. */
-  linkObserver(): (message: Uint8Array) => void {
-    let current: { meta: ChunkMeta; bad: boolean; received: number } | undefined;
-    return (message) => {
-      if (message.byteLength < FRAME_HEADER_BYTES) return;
-      const type = message[1];
-      if (type === FrameType.Chunk) {
-        const frame = decodeFrame(message);
-        if (frame.type !== FrameType.Chunk) return;
-        current = { meta: frame.meta, bad: !this.#sameMeta(frame.meta), received: 0 };
-        return;
-      }
-      if (type !== FrameType.Data || current === undefined) return;
-      const frame = decodeFrame(message);
-      if (frame.type !== FrameType.Data) return;
-      const ref = this.#published.get(current.meta.seq);
-      const end = frame.offset + frame.bytes.byteLength;
-      if (
-        ref === undefined ||
-        frame.seq !== current.meta.seq ||
-        !equalBytes(ref.bytes.subarray(frame.offset, end), frame.bytes)
-      ) {
-        current.bad = true;
-      }
-      current.received += frame.bytes.byteLength;
-      if (current.received >= current.meta.byteLength) {
-        this.sent++;
-        if (current.bad) this.badSent++;
-        current = undefined;
-      }
-    };
-  }
+/** What became of one polluter in a run: its first harmful message, its removal and why. */
+export interface PolluterOutcome {
+  firstAttackMs: number | null;
+  removedMs: number | null;
+  reason: string | null;
 }
 
-/** What one run measured. */
-interface RunResult {
+/**
+ * What one run measured. Per-viewer figures are keyed by the viewer's position (its index in the
+ * simulator, its join order in real mode), polluters' positions included in a baseline.
+ */
+export interface RunResult {
   readonly stalledMs: ReadonlyMap<number, number>;
+  /** Median capture-to-play latency; viewers that played nothing are left out. */
+  readonly latencyMs: ReadonlyMap<number, number>;
   readonly originBytes: ReadonlyMap<number, number>;
   readonly rejected: number;
   readonly auditor: ChunkAuditor;
-  /** Per polluter: first harmful message, removal time and reason. */
-  readonly polluters: ReadonlyMap<
-    number,
-    { firstAttackMs: number | null; removedMs: number | null; reason: string | null }
-  >;
+  /** One per polluter, in the order of the polluters' positions (none in a baseline). */
+  readonly polluters: readonly PolluterOutcome[];
 }
 
 /** One simulated run: `attack` applied to `polluters` (none: the baseline). */
@@ -186,10 +136,7 @@ export async function runAttackOnce(
 ): Promise<RunResult> {
   const bad = new Set(attack === null ? [] : polluters);
   const auditor = new ChunkAuditor();
-  const polluterState = new Map<
-    number,
-    { firstAttackMs: number | null; removedMs: number | null; reason: string | null }
-  >();
+  const polluterState = new Map<number, PolluterOutcome>();
   const lab = MIO_LAB_DEFAULTS;
   const swarm: SimSwarm = new SimSwarm(
     {},
@@ -231,11 +178,7 @@ export async function runAttackOnce(
       },
       viewerTracker: (index, factory) => {
         if (attack === null || !bad.has(index)) return factory;
-        const state = { firstAttackMs: null, removedMs: null, reason: null } as {
-          firstAttackMs: number | null;
-          removedMs: number | null;
-          reason: string | null;
-        };
+        const state: PolluterOutcome = { firstAttackMs: null, removedMs: null, reason: null };
         polluterState.set(index, state);
         const onAttack = (): void => {
           state.firstAttackMs ??= swarm.nowMs;
@@ -255,15 +198,27 @@ export async function runAttackOnce(
   );
   const summary = await swarm.run();
   const stalledMs = new Map<number, number>();
+  const latencyMs = new Map<number, number>();
   const originBytes = new Map<number, number>();
   let rejected = 0;
   for (const peer of summary.peers) {
     if (bad.has(peer.index)) continue;
     stalledMs.set(peer.index, peer.stats.playback?.stalledMs ?? 0);
+    const latency = peer.stats.playback?.latencyP50Ms;
+    if (latency != null) latencyMs.set(peer.index, latency);
     originBytes.set(peer.index, peer.stats.bytesFromOrigin);
     rejected += peer.stats.rejectedChunks;
   }
-  return { stalledMs, originBytes, rejected, auditor, polluters: polluterState };
+  return {
+    stalledMs,
+    latencyMs,
+    originBytes,
+    rejected,
+    auditor,
+    polluters: [...bad].map(
+      (i) => polluterState.get(i) ?? { firstAttackMs: null, removedMs: null, reason: null },
+    ),
+  };
 }
 
 /** Progress of a lab run, after each run. */
@@ -285,44 +240,62 @@ export async function runAttackLab(
   const total = options.attacks.length + 1;
   const baseline = await runAttackOnce(options, null, polluters);
   onProgress?.({ done: 1, total, label: 'baseline' });
-  const honestMean = (values: ReadonlyMap<number, number>): number =>
-    round(mean([...values.entries()].filter(([i]) => !polluters.includes(i)).map(([, v]) => v)));
   const records: AttackRecord[] = [];
   for (const attack of options.attacks) {
     const run = await runAttackOnce(options, attack, polluters);
-    const states = polluters.map(
-      (i) => run.polluters.get(i) ?? { firstAttackMs: null, removedMs: null, reason: null },
-    );
-    const evictionMs = states.map((s) =>
-      s.removedMs === null ? null : round(s.removedMs - (s.firstAttackMs ?? s.removedMs)),
-    );
-    const removed = evictionMs.filter((ms): ms is number => ms !== null);
-    const reasons: Record<string, number> = {};
-    for (const s of states) if (s.reason !== null) reasons[s.reason] = (reasons[s.reason] ?? 0) + 1;
-    records.push({
-      attack,
-      peers: options.peers,
-      polluters: polluters.length,
-      seed: options.seed,
-      durationS: options.durationMs / 1000,
-      badChunksPlayed: run.auditor.badVerified,
-      badChunksRelayed: run.auditor.badSent,
-      chunksChecked: run.auditor.verified,
-      chunksSentChecked: run.auditor.sent,
-      chunksRejected: run.rejected,
-      pollutersActive: states.filter((s) => s.firstAttackMs !== null).length,
-      pollutersEvicted: removed.length,
-      evictionReasons: reasons,
-      evictionMsMax: removed.length === 0 ? null : Math.max(...removed),
-      evictionMs,
-      stalledMsPerPeer: honestMean(run.stalledMs),
-      stalledMsPerPeerBaseline: honestMean(baseline.stalledMs),
-      originBytesPerPeer: honestMean(run.originBytes),
-      originBytesPerPeerBaseline: honestMean(baseline.originBytes),
-    });
+    records.push(attackRecord({ mode: 'sim', options, attack, polluters, run, baseline }));
     onProgress?.({ done: records.length + 1, total, label: attack });
   }
   return records;
+}
+
+/** One mode's record from its run and the baseline it is compared with (sim and real mode). */
+export function attackRecord(input: {
+  mode: AttackRecord['mode'];
+  options: Pick<AttackLabOptions, 'peers' | 'seed' | 'durationMs'>;
+  attack: AttackMode;
+  /** The polluters' positions: left out of the baseline's means. */
+  polluters: readonly number[];
+  run: RunResult;
+  baseline: RunResult;
+}): AttackRecord {
+  const { options, polluters, run, baseline } = input;
+  const honestMean = (values: ReadonlyMap<number, number>): number | null => {
+    const honest = [...values.entries()].filter(([i]) => !polluters.includes(i));
+    return honest.length === 0 ? null : round(mean(honest.map(([, v]) => v)));
+  };
+  const evictionMs = run.polluters.map((s) =>
+    s.removedMs === null ? null : round(s.removedMs - (s.firstAttackMs ?? s.removedMs)),
+  );
+  const removed = evictionMs.filter((ms): ms is number => ms !== null);
+  const reasons: Record<string, number> = {};
+  for (const s of run.polluters) {
+    if (s.reason !== null) reasons[s.reason] = (reasons[s.reason] ?? 0) + 1;
+  }
+  return {
+    mode: input.mode,
+    attack: input.attack,
+    peers: options.peers,
+    polluters: polluters.length,
+    seed: options.seed,
+    durationS: options.durationMs / 1000,
+    badChunksPlayed: run.auditor.badVerified,
+    badChunksRelayed: run.auditor.badSent,
+    chunksChecked: run.auditor.verified,
+    chunksSentChecked: run.auditor.sent,
+    chunksRejected: run.rejected,
+    pollutersActive: run.polluters.filter((s) => s.firstAttackMs !== null).length,
+    pollutersEvicted: removed.length,
+    evictionReasons: reasons,
+    evictionMsMax: removed.length === 0 ? null : Math.max(...removed),
+    evictionMs,
+    stalledMsPerPeer: honestMean(run.stalledMs) ?? 0,
+    stalledMsPerPeerBaseline: honestMean(baseline.stalledMs) ?? 0,
+    latencyMsPerPeer: honestMean(run.latencyMs),
+    latencyMsPerPeerBaseline: honestMean(baseline.latencyMs),
+    originBytesPerPeer: honestMean(run.originBytes) ?? 0,
+    originBytesPerPeerBaseline: honestMean(baseline.originBytes) ?? 0,
+  };
 }
 
 function round(value: number): number {
@@ -345,42 +318,57 @@ export function attackVerdict(record: AttackRecord): {
       record.pollutersEvicted === record.polluters &&
       record.evictionMsMax !== null &&
       record.evictionMsMax <= EVICTION_GOAL_MS,
-    stallsWithin10Pct: s <= b * 1.1,
+    // Viewers that never play never stall: stalls judge nothing then.
+    stallsWithin10Pct: record.latencyMsPerPeer !== null && s <= b * 1.1,
   };
 }
 
-/** REPORT.md: the command, the set-up and a table of the records. */
-export function attackReport(records: readonly AttackRecord[], command: string): string {
+/** The sim lab's set-up, for its report. */
+export function simAttackSetup(): string {
+  const lab = MIO_LAB_DEFAULTS;
+  return (
+    `Set-up: MioStream's lab (\`MIO_LAB_DEFAULTS\`: ${String(lab.bitrateKbps)} kbps, ${String(lab.chunkDurationMs)} ms chunks, ` +
+    `${String(lab.targetLatencyMs)} ms behind live, ${String(lab.viewerUploadKbps)} kbps up per viewer, tree of ${String(MIO_TREE_STRIPES)} stripes, ` +
+    `root fanout ${String(MIO_ROOT_FANOUT)}); eviction after ${String(TRACKER_DEFAULTS.evictionReports)} distinct reporters. ` +
+    "Each attack run and the baseline share the seed and the polluting viewers; stalls are the honest viewers' mean."
+  );
+}
+
+/** REPORT.md: a title, the command, the set-up and a table of the records. */
+export function attackReport(
+  records: readonly AttackRecord[],
+  text: { title: string; command: string; setup: string },
+): string {
   const yes = (ok: boolean): string => (ok ? 'yes' : '**no**');
+  const ms = (value: number | null): string => (value === null ? '—' : String(value));
   const lines = [
-    '# Polluters in the simulator (`swarmcast lab attack`)',
+    `# ${text.title}`,
     '',
     '```',
-    command,
+    text.command,
     '```',
     '',
-    `Set-up: MioStream's lab (\`MIO_LAB_DEFAULTS\`: ${MIO_LAB_DEFAULTS.bitrateKbps} kbps, ${MIO_LAB_DEFAULTS.chunkDurationMs} ms chunks, ` +
-      `${MIO_LAB_DEFAULTS.targetLatencyMs} ms behind live, ${MIO_LAB_DEFAULTS.viewerUploadKbps} kbps up per viewer, tree of ${MIO_TREE_STRIPES} stripes, ` +
-      `root fanout ${MIO_ROOT_FANOUT}); eviction after ${TRACKER_DEFAULTS.evictionReports} distinct reporters. ` +
-      "Each attack run and the baseline share the seed and the polluting viewers; stalls are the honest viewers' mean.",
+    text.setup,
     '',
-    '| attack | peers | polluters | active | bad played | bad relayed | rejected | evicted | eviction ms max | stalled ms/peer | baseline | 0 bad | evicted ≤ 10 s | stalls ≤ +10 % |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| attack | peers | polluters | active | bad played | bad relayed | rejected | evicted | eviction ms max | stalled ms/peer | baseline | latency ms | baseline | 0 bad | evicted ≤ 10 s | stalls ≤ +10 % |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of records) {
     const v = attackVerdict(r);
     lines.push(
       `| ${r.attack} | ${String(r.peers)} | ${String(r.polluters)} | ${String(r.pollutersActive)} | ` +
         `${String(r.badChunksPlayed)} / ${String(r.chunksChecked)} | ${String(r.badChunksRelayed)} / ${String(r.chunksSentChecked)} | ` +
-        `${String(r.chunksRejected)} | ${String(r.pollutersEvicted)} | ${r.evictionMsMax === null ? '—' : String(r.evictionMsMax)} | ` +
-        `${String(r.stalledMsPerPeer)} | ${String(r.stalledMsPerPeerBaseline)} | ${yes(v.clean)} | ${yes(v.evictedInTime)} | ${yes(v.stallsWithin10Pct)} |`,
+        `${String(r.chunksRejected)} | ${String(r.pollutersEvicted)} | ${ms(r.evictionMsMax)} | ` +
+        `${String(r.stalledMsPerPeer)} | ${String(r.stalledMsPerPeerBaseline)} | ${ms(r.latencyMsPerPeer)} | ${ms(r.latencyMsPerPeerBaseline)} | ` +
+        `${yes(v.clean)} | ${yes(v.evictedInTime)} | ${yes(v.stallsWithin10Pct)} |`,
     );
   }
   lines.push(
     '',
     '"active": polluters that sent something harmful; "bad played" / "bad relayed": chunks honest viewers verified / sent that differ from what the source published, ' +
-      'out of all they verified / sent (compared byte for byte, not trusting the verifier); "rejected": chunks honest viewers refused; ' +
-      '"evicted": polluters whose tracker connection the tracker closed (evicted on reports, or cut for abuse), "eviction ms max": the longest from a polluter\'s first harmful message to that. ' +
+      'out of all they verified / sent (compared by a SHA-256 of metadata and bytes with the source\'s chunk, not trusting the verifier); "rejected": chunks honest viewers refused; ' +
+      '"evicted": polluters whose tracker connection the tracker closed (evicted on reports, or cut for abuse), "eviction ms max": the longest from a polluter\'s first harmful message to that; ' +
+      '"latency ms": the mean of the honest viewers\' median capture-to-play latency. ' +
       "The last three columns judge the issue's goals: no bad chunk, every polluter evicted within 10 s, honest stalls at most 10 % above the baseline.",
     '',
   );

@@ -1,6 +1,7 @@
 /** Messages between a swarm runner and the peer processes it forks (Node IPC channel). */
 import type { PeerStats } from '../peer/core.js';
 import type { AttackMode } from './attacks.js';
+import type { ChunkSighting } from './chunk-audit.js';
 
 /** What a polluting peer process (`swarmcast peer --attack MODE`) has done. */
 export interface PolluterActivity {
@@ -26,6 +27,17 @@ export interface PeerProcessReport {
   readonly attack?: PolluterActivity;
 }
 
+/**
+ * What an auditing peer process (`swarmcast peer --audit`) verified and sent since its previous
+ * audit message, for the attack lab to compare with what the source published (`ChunkAuditor`).
+ * Sent before each report, and before the final one.
+ */
+export interface PeerAuditReport {
+  readonly type: 'audit';
+  readonly verified: readonly ChunkSighting[];
+  readonly sent: readonly ChunkSighting[];
+}
+
 /** Asks a peer process to leave gracefully, send its final report and exit. */
 export interface StopRequest {
   readonly type: 'stop';
@@ -34,6 +46,12 @@ export interface StopRequest {
 export function isPeerProcessReport(value: unknown): value is PeerProcessReport {
   return (
     typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'report'
+  );
+}
+
+export function isPeerAuditReport(value: unknown): value is PeerAuditReport {
+  return (
+    typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'audit'
   );
 }
 

@@ -28,6 +28,7 @@ import { OriginStore } from '../origin/store.js';
 import { OriginServer } from '../origin/server.js';
 import type { PeerCore, PeerStats } from '../peer/core.js';
 import { createNodePeer } from '../peer/peer.node.js';
+import type { Chunk } from '../protocol/chunk.js';
 import type { StreamInfo, StreamIntegrity, TopologyKind } from '../protocol/tracker.js';
 import type { AdmissionOptions } from '../tracker/admission.js';
 import { TrackerServer } from '../tracker/server.js';
@@ -35,7 +36,13 @@ import type { TrackerSnapshot } from '../tracker/core/tracker-core.js';
 import type { AttackMode } from './attacks.js';
 import { failureSequence, type ScheduledFailure } from './failures.js';
 import { ADMISSION_ENV } from '../cli/options.js';
-import { isPeerProcessReport, type PeerProcessReport, type StopRequest } from './ipc.js';
+import {
+  isPeerAuditReport,
+  isPeerProcessReport,
+  type PeerAuditReport,
+  type PeerProcessReport,
+  type StopRequest,
+} from './ipc.js';
 import { topologyOrder, victimCandidates } from './mio.js';
 
 export interface LocalSwarmOptions {
@@ -80,6 +87,18 @@ export interface LocalSwarmOptions {
   viewerAdmission?: string;
   /** How chunks are authenticated. @default Ed25519 signatures on every chunk */
   integrity?: StreamIntegrity;
+  /**
+   * Polluters started before the honest viewers (`startAttack`, one `peerStartIntervalMs`
+   * apart), which start once the polluters have joined the tracker (or after 30 s): the
+   * polluters then sit next to the broadcaster in the overlay, where they relay to the others.
+   * @default none
+   */
+  attackFirst?: AttackRequest;
+  /**
+   * The honest viewers report what they verify and send (`swarmcast peer --audit`, the
+   * `peer:audit` event). @default false
+   */
+  audit: boolean;
 }
 
 export const LOCAL_SWARM_DEFAULTS: LocalSwarmOptions = {
@@ -102,6 +121,7 @@ export const LOCAL_SWARM_DEFAULTS: LocalSwarmOptions = {
   peerLogLevel: 'warn',
   peerStartIntervalMs: 200,
   admission: { mode: 'open' },
+  audit: false,
 };
 
 export interface LocalSwarmEvents {
@@ -109,6 +129,12 @@ export interface LocalSwarmEvents {
   'swarm:error': { error: SwarmcastError };
   /** A peer process exited (asked to, killed, or crashed). */
   'peer:exit': { index: number; code: number | null; signal: string | null };
+  /** The tracker removed a peer (evicted, cut for abuse, silent too long: `TrackerEvents`). */
+  'peer:removed': { peerId: string; reason: string };
+  /** The broadcaster published a chunk (to the origin and into the overlay). */
+  'chunk:published': { chunk: Chunk };
+  /** An honest viewer's chunks verified and sent since its previous audit (`audit` option). */
+  'peer:audit': { index: number; audit: PeerAuditReport };
 }
 
 export interface LocalSwarmUrls {
@@ -132,7 +158,10 @@ export interface PeerProcessView {
 }
 
 /** A polluting viewer process (`startAttack`): its process and what became of it. */
-export interface PolluterProcessView extends PeerProcessView, PolluterStatus {}
+export interface PolluterProcessView extends PeerProcessView, PolluterStatus {
+  /** Wall-clock time (ms since the epoch) the tracker removed it; null if it did not. */
+  readonly removedAtMs: number | null;
+}
 
 export interface LocalSwarmSummary {
   readonly durationMs: number;
@@ -176,6 +205,9 @@ interface PolluterProcess extends PeerProcess {
   readonly mode: AttackMode;
 }
 
+/** The longest the honest viewers wait for the polluters of `attackFirst` to join. */
+const ATTACK_FIRST_JOIN_TIMEOUT_MS = 30_000;
+const ATTACK_FIRST_POLL_MS = 100;
 /** How long a peer gets to send its final report before it is killed. */
 const PEER_STOP_TIMEOUT_MS = 5000;
 
@@ -253,6 +285,7 @@ export class LocalSwarm {
     );
     this.#tracker.on('peer:removed', ({ peerId, reason }) => {
       this.#removed.set(peerId, { atMs: Date.now(), reason });
+      this.#events.emit('peer:removed', { peerId, reason });
     });
     const trackerUrl = await this.#tracker.listen();
     const monitorUrl = this.#tracker.monitorUrl;
@@ -325,17 +358,36 @@ export class LocalSwarm {
         this.#log.warn('origin refused a chunk', { seq: chunk.seq, error: errorMessage(error) });
       }
       root.publish(chunk);
+      this.#events.emit('chunk:published', { chunk });
     });
     broadcaster.on('error', ({ error }) => {
       this.#events.emit('swarm:error', { error });
     });
     const { ffmpeg } = await broadcaster.start();
     this.#urls = { mpdUrl, originUrl, trackerUrl, viewerUrl, monitorUrl, ffmpeg };
+    const pause = (): Promise<unknown> =>
+      new Promise((resolve) => setTimeout(resolve, o.peerStartIntervalMs));
+    const first = o.attackFirst;
+    if (first !== undefined) {
+      for (let i = 0; i < first.polluters && this.#isRunning(); i++) {
+        this.startAttack({ mode: first.mode, polluters: 1 });
+        await pause();
+      }
+      // Processes start at their own pace: the honest ones start once the polluters joined.
+      const joinBy = performance.now() + ATTACK_FIRST_JOIN_TIMEOUT_MS;
+      while (
+        this.#isRunning() &&
+        performance.now() < joinBy &&
+        this.#polluters.some((p) => p.alive && p.report?.stats.peerId == null)
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, ATTACK_FIRST_POLL_MS));
+      }
+    }
     for (let i = 0; i < o.peers; i++) {
       // stop() may have been called while we waited.
       if (!this.#isRunning()) break;
       this.spawnPeer();
-      await new Promise((resolve) => setTimeout(resolve, o.peerStartIntervalMs));
+      await pause();
     }
     return this.#urls;
   }
@@ -347,11 +399,18 @@ export class LocalSwarm {
   /** Starts one more viewer process; returns its index. */
   spawnPeer(): number {
     const index = this.#peers.length;
-    this.#peers.push(
-      this.#fork(index, String(index), [], (code, signal) => {
+    const peer = this.#fork(
+      index,
+      String(index),
+      this.#o.audit ? ['--audit'] : [],
+      (code, signal) => {
         this.#events.emit('peer:exit', { index, code, signal });
-      }),
+      },
     );
+    peer.child.on('message', (message) => {
+      if (isPeerAuditReport(message)) this.#events.emit('peer:audit', { index, audit: message });
+    });
+    this.#peers.push(peer);
     return index;
   }
 
@@ -402,6 +461,7 @@ export class LocalSwarm {
         mode: p.mode,
         harmful: activity?.harmful ?? 0,
         removedReason: removed?.reason ?? null,
+        removedAtMs: removed?.atMs ?? null,
         evictionMs:
           removed === undefined || firstHarmfulAtMs === null
             ? null

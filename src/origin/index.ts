@@ -28,6 +28,7 @@ export {
   MIN_SECRET_CHARS,
   OriginServer,
   decodeInitUpload,
+  decodeStreamDescription,
   encodeInitUpload,
   type ListenOptions,
   type OriginServerComponents,

@@ -48,6 +48,7 @@ import {
   streamDescriptionSchema,
   type OriginStore,
   type OriginStream,
+  type StreamDescription,
 } from './store.js';
 
 /** Largest stream-description upload (JSON). */
@@ -122,6 +123,45 @@ export function decodeInitUpload(body: Uint8Array): InitSegment {
   }
   const tracks: TrackInfo[] = header.data.tracks;
   return { tracks, bytes: body.slice(4 + headerBytes) };
+}
+
+/**
+ * Parses the body of `PUT /ingest/<stream>`: the stream description as UTF-8 JSON
+ * (`streamDescriptionSchema`), at most `MAX_DESCRIPTION_BYTES`. Throws `ProtocolError` on
+ * anything else: too large, not UTF-8, not JSON, or not a description.
+ */
+export function decodeStreamDescription(body: Uint8Array | string): StreamDescription {
+  // A string's UTF-8 is at least as long as the string: a long one need not be encoded to refuse.
+  if (typeof body === 'string' && body.length > MAX_DESCRIPTION_BYTES) {
+    throw descriptionTooLarge(body.length);
+  }
+  const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+  if (bytes.byteLength > MAX_DESCRIPTION_BYTES) throw descriptionTooLarge(bytes.byteLength);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    throw new ProtocolError(
+      'malformed-message',
+      `stream description is not JSON: ${errorMessage(error)}`,
+      { cause: error },
+    );
+  }
+  const parsed = streamDescriptionSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new ProtocolError(
+      'malformed-message',
+      `invalid stream description: ${parsed.error.message}`,
+    );
+  }
+  return parsed.data;
+}
+
+function descriptionTooLarge(bytes: number): ProtocolError {
+  return new ProtocolError(
+    'message-too-large',
+    `stream description of ${String(bytes)} bytes, above ${String(MAX_DESCRIPTION_BYTES)}`,
+  );
 }
 
 /** Bytes the origin has sent in response bodies (HEAD and errors count as `other`). */
@@ -492,37 +532,20 @@ export class OriginServer {
   }
 
   async #ingestDescription(id: string, body: Uint8Array): Promise<void> {
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
-    } catch (error) {
-      throw new HttpError(
-        400,
-        'malformed-message',
-        `stream description is not JSON: ${errorMessage(error)}`,
-      );
-    }
-    const parsed = streamDescriptionSchema.safeParse(json);
-    if (!parsed.success) {
+    const description = decodeStreamDescription(body);
+    if (description.stream !== id) {
       throw new HttpError(
         400,
         'invalid-argument',
-        `invalid stream description: ${parsed.error.message}`,
-      );
-    }
-    if (parsed.data.stream !== id) {
-      throw new HttpError(
-        400,
-        'invalid-argument',
-        `description is for stream ${parsed.data.stream}, not ${id}`,
+        `description is for stream ${description.stream}, not ${id}`,
       );
     }
     // Refuse a key that cannot verify anything before the stream exists.
-    const key = importPublicKeyBase64Url(parsed.data.publicKey);
+    const key = importPublicKeyBase64Url(description.publicKey);
     await key.catch((error: unknown) => {
       throw new HttpError(400, 'invalid-argument', `unusable public key: ${errorMessage(error)}`);
     });
-    const stream = this.#store.createStream(parsed.data);
+    const stream = this.#store.createStream(description);
     this.#keys.set(stream, key);
   }
 

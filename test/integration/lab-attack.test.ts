@@ -40,7 +40,7 @@ describe('swarmcast lab attack', { timeout: RUN_TIMEOUT_MS }, () => {
     const records = JSON.parse(await readFile(json, 'utf8')) as AttackRecord[];
     expect(records.map((r) => r.attack)).toEqual(['corrupt', 'replay']);
     for (const r of records) {
-      expect(r).toMatchObject({ peers: 12, polluters: 2, seed: 3, durationS: 15 });
+      expect(r).toMatchObject({ mode: 'sim', peers: 12, polluters: 2, seed: 3, durationS: 15 });
       expect(r.badChunksPlayed).toBe(0);
       expect(r.badChunksRelayed).toBe(0);
       // The counts were checked over real traffic, and the polluters did pollute.
@@ -59,10 +59,10 @@ describe('swarmcast lab attack', { timeout: RUN_TIMEOUT_MS }, () => {
     expect(markdown).toContain('| corrupt | 12 | 2 |');
   });
 
-  it('refuses real mode, which is not implemented, and an unknown attack', async () => {
-    const real = await lab(['--mode', 'real', '--json', '/tmp/unused.json']);
-    expect(real.code).not.toBe(0);
-    expect(real.stderr).toContain('only sim');
+  it('refuses an unknown mode and an unknown attack', async () => {
+    const mode = await lab(['--mode', 'browser', '--json', '/tmp/unused.json']);
+    expect(mode.code).not.toBe(0);
+    expect(mode.stderr).toContain('expected sim or real');
     const unknown = await lab(['--attack', 'nonsense', '--json', '/tmp/unused.json']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain('corrupt');

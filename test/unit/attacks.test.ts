@@ -12,7 +12,7 @@ import {
   attackTransport,
   type AttackMode,
 } from '../../src/lab/attacks.js';
-import { ChunkAuditor } from '../../src/lab/attack.js';
+import { ChunkAuditor } from '../../src/lab/chunk-audit.js';
 import { PeerLinkState } from '../../src/peer/peer-link.js';
 import type { Chunk } from '../../src/protocol/chunk.js';
 import {

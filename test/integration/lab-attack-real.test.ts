@@ -1,0 +1,88 @@
+/**
+ * `swarmcast lab attack --mode real`, short: one corrupt polluter (started first, next to the
+ * broadcaster) among 10 honest viewer processes over real WebRTC on loopback, and its baseline.
+ * The honest viewers' verified and sent chunks are audited against what the broadcaster published.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/common/logger.js';
+import { attackReport, writeAttackJson, type AttackRecord } from '../../src/lab/attack.js';
+import { REAL_ATTACK_LAB_DEFAULTS, runRealAttackLab } from '../../src/lab/attack-real.js';
+import { runCleanups, type Cleanup } from '../helpers/cleanup.js';
+
+const PEERS = 11;
+const DURATION_MS = 10_000;
+
+const cleanups: Cleanup[] = [];
+afterEach(async () => {
+  await runCleanups(cleanups);
+});
+
+describe('swarmcast lab attack --mode real', () => {
+  it(
+    'runs a corrupt polluter among 10 honest viewer processes and a baseline: no bad chunk played or relayed, and the record holds every field',
+    { timeout: 150_000 },
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'swarmcast-lab-real-'));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      // A failed or timed-out test stops the run under way, and with it every process.
+      const stop = new AbortController();
+      const lab = runRealAttackLab(
+        { logger: silentLogger, signal: stop.signal },
+        {
+          ...REAL_ATTACK_LAB_DEFAULTS,
+          peers: PEERS,
+          attacks: ['corrupt'],
+          durationMs: DURATION_MS,
+        },
+      );
+      cleanups.push(async () => {
+        stop.abort();
+        await lab.catch(() => undefined);
+      });
+      const { records, placements } = await lab;
+
+      const file = join(dir, 'real.json');
+      await writeAttackJson(file, records);
+      const [record] = JSON.parse(await readFile(file, 'utf8')) as AttackRecord[];
+      if (record === undefined) throw new Error('no record');
+      expect(record).toMatchObject({
+        mode: 'real',
+        attack: 'corrupt',
+        peers: PEERS,
+        polluters: 1,
+        durationS: DURATION_MS / 1000,
+        badChunksPlayed: 0,
+        badChunksRelayed: 0,
+        pollutersActive: 1,
+      });
+      // The audit covered real traffic: every honest viewer verified chunks, and relayed some.
+      expect(record.chunksChecked).toBeGreaterThan((PEERS - 1) * 10);
+      expect(record.chunksSentChecked).toBeGreaterThan(0);
+      // The polluter sat where it relayed to honest viewers, who rejected what it sent.
+      expect(placements[0]?.polluterChildrenMax[0]).toBeGreaterThan(0);
+      expect(record.chunksRejected).toBeGreaterThan(0);
+      expect(record.evictionMs).toHaveLength(1);
+      expect(record.pollutersEvicted).toBe(record.evictionMs.filter((ms) => ms !== null).length);
+      for (const key of [
+        'evictionMsMax',
+        'evictionReasons',
+        'stalledMsPerPeer',
+        'stalledMsPerPeerBaseline',
+        'latencyMsPerPeer',
+        'latencyMsPerPeerBaseline',
+        'originBytesPerPeer',
+        'originBytesPerPeerBaseline',
+      ]) {
+        expect(record, key).toHaveProperty(key);
+      }
+      expect(typeof record.stalledMsPerPeer).toBe('number');
+      expect(typeof record.stalledMsPerPeerBaseline).toBe('number');
+      expect(
+        attackReport(records, { title: 'real', command: 'swarmcast lab attack', setup: '' }),
+      ).toContain(`| corrupt | ${String(PEERS)} | 1 | 1 | 0 / `);
+    },
+  );
+});
