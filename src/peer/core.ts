@@ -232,6 +232,13 @@ const MAX_FRAMES_BEFORE_GREETING = 64;
 const REQUESTS_PER_CHUNK = 2;
 const REQUEST_BURST_S = 2;
 /**
+ * Of those, requests for chunks the remote holds or that we sent it, ignored: an honest peer sends
+ * one only when its request crossed our push, well under one per chunk of stream; a link over one
+ * per chunk (with bursts of `REDUNDANT_BURST_S` seconds' worth, a congested push queue) is cut and
+ * reported.
+ */
+const REDUNDANT_BURST_S = 4;
+/**
  * A HAVE may announce chunks up to this far past the live edge this peer estimates before the
  * link is cut and reported (a fake possession map announces chunks that do not exist yet).
  */
@@ -244,7 +251,7 @@ const MAX_PEER_REQUESTS = 16;
  * other holders at once, and it is asked for them itself (see `UNANSWERED_LIMIT`). It pushes a
  * chunk every `stripes × chunk duration` (250 ms in the lab) when it is well.
  */
-const SILENT_PARENT_MS = 750;
+const SILENT_PARENT_MS = 500;
 /**
  * Requests a parent or a probed peer lets time out, a request timeout or more apart, sending no
  * chunk data and no ABSENT meanwhile, before it is reported as unresponsive and its link closed:
@@ -876,22 +883,31 @@ export class PeerCore {
         return;
       }
       case FrameType.Request: {
-        const now = this.#c.clock.now();
-        if (state.requests === undefined) {
-          const perS = 1000 / (this.#info?.chunkDurationMs ?? DEFAULTS.chunkDurationMs);
-          state.requests = new TokenBucket(
-            REQUESTS_PER_CHUNK * perS,
-            REQUEST_BURST_S * REQUESTS_PER_CHUNK * perS,
-            now,
-          );
+        if (this.#probes.get(state.remoteId)?.ownLink === true) {
+          // We linked to it only to probe it and announced nothing: an honest peer asks a link
+          // only for chunks it announced or sent, so it asks this one for nothing.
+          throw new SwarmcastError('out-of-order', 'a request on a probe link');
         }
+        const now = this.#c.clock.now();
+        const perS = 1000 / (this.#info?.chunkDurationMs ?? DEFAULTS.chunkDurationMs);
+        state.requests ??= new TokenBucket(
+          REQUESTS_PER_CHUNK * perS,
+          REQUEST_BURST_S * REQUESTS_PER_CHUNK * perS,
+          now,
+        );
         if (state.requests.take(now) !== 'accept') {
           throw new SwarmcastError('rate-limited', 'more requests than any honest peer sends');
         }
         const chunk = this.#store.get(frame.seq);
         // A chunk the remote holds, or that we sent it, costs no upload twice: an honest peer
         // asks for it only when the request crossed our push, which then answers it.
-        if (chunk !== undefined && state.remoteHas.has(frame.seq)) return;
+        if (chunk !== undefined && state.remoteHas.has(frame.seq)) {
+          state.redundantRequests ??= new TokenBucket(perS, REDUNDANT_BURST_S * perS, now);
+          if (state.redundantRequests.take(now) !== 'accept') {
+            throw new SwarmcastError('rate-limited', 'requests for chunks it holds');
+          }
+          return;
+        }
         // A full send queue answers ABSENT too: a request is always answered.
         if (chunk === undefined || !state.hasRoomFor(chunk.byteLength)) {
           state.enqueue(
@@ -978,9 +994,11 @@ export class PeerCore {
     state.remoteHas.add(meta.seq);
     if (requestId !== 0) this.#settleRequest(requestId, true);
     const held = this.#store.get(meta.seq);
-    if (held !== undefined && this.#probes.has(state.remoteId) && !sameChunk(held, meta, bytes)) {
+    // A chunk held already is not verified again, but compared with the one held: a polluter
+    // behind us sends chunks we hold (relabelled, replayed, corrupt) as well as ones we lack.
+    if (held !== undefined && !sameChunk(held, meta, bytes)) {
       this.#stats.rejectedChunks++;
-      this.#log.warn('a probed peer sent a chunk unlike the one held', {
+      this.#log.warn('a peer sent a chunk unlike the one held', {
         seq: meta.seq,
         from: state.remoteId,
       });
@@ -1317,8 +1335,11 @@ export class PeerCore {
         holders.push(state);
       }
     }
-    // A random holder spreads repair requests over the neighbours that can answer.
-    const holder = holders[this.#c.random.int(holders.length)];
+    // A random holder spreads repair requests over the neighbours that can answer; one that let
+    // a request time out and sent nothing since is asked only when no other holds the chunk.
+    const answering = holders.filter((state) => !state.quiet);
+    const pool = answering.length > 0 ? answering : holders;
+    const holder = pool[this.#c.random.int(pool.length)];
     if (holder !== undefined) this.#sendRequest(holder, seq);
   }
 
@@ -1350,7 +1371,7 @@ export class PeerCore {
     const pending = this.#pending.get(requestId);
     this.#settleRequest(requestId, false);
     const state = pending === undefined ? undefined : this.#links.get(pending.remoteId);
-    if (pending?.sentAtOnce !== true || state === undefined || !this.#owesAnswers(state)) return;
+    if (pending?.sentAtOnce !== true || state === undefined) return;
     const now = this.#c.clock.now();
     if (state.answers !== pending.answersBefore) {
       state.unanswered = 0;
@@ -1358,7 +1379,8 @@ export class PeerCore {
     }
     if (now - state.lastUnansweredAtMs < this.#o.requestTimeoutMs) return;
     state.lastUnansweredAtMs = now;
-    if (++state.unanswered < UNANSWERED_LIMIT) return;
+    state.answersAtUnanswered = state.answers;
+    if (++state.unanswered < UNANSWERED_LIMIT || !this.#owesAnswers(state)) return;
     this.#log.warn('closing a link whose peer answers no request', {
       remoteId: state.remoteId,
       unanswered: state.unanswered,

@@ -78,6 +78,8 @@ export class PeerLinkState {
   bytesOut = 0;
   /** The rate limit on the remote's REQUEST frames, from its first one. */
   requests: TokenBucket | undefined;
+  /** The rate limit on its REQUEST frames for chunks it holds or we sent it, from its first. */
+  redundantRequests: TokenBucket | undefined;
   /** When it greeted us or last began sending a chunk: a parent silent long is passed over. */
   lastChunkAtMs = 0;
   /** CHUNK, DATA and ABSENT frames it sent: what could answer a request. */
@@ -85,6 +87,8 @@ export class PeerLinkState {
   /** Our requests it let time out, sending nothing that answers, a request timeout apart. */
   unanswered = 0;
   lastUnansweredAtMs = -Infinity;
+  /** `answers` at the last of those. */
+  answersAtUnanswered = 0;
   readonly #assemblies = new Map<number, Assembly>();
   readonly #queue: Uint8Array[] = [];
   #queueHead = 0;
@@ -170,6 +174,11 @@ export class PeerLinkState {
       this.#queuedBytes += frame.byteLength;
     }
     this.pump(highWaterBytes);
+  }
+
+  /** Whether it let a request of ours time out and has sent nothing that answers since. */
+  get quiet(): boolean {
+    return this.unanswered > 0 && this.answers === this.answersAtUnanswered;
   }
 
   /** Whether everything queued was handed to the channel. */

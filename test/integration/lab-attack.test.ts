@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CliRunner, type CliResult } from '../helpers/cli.js';
 import type { AttackRecord } from '../../src/lab/attack.js';
+import { ATTACK_MODES } from '../../src/lab/attacks.js';
 
 const RUN_TIMEOUT_MS = 120_000;
 
@@ -57,6 +58,35 @@ describe('swarmcast lab attack', { timeout: RUN_TIMEOUT_MS }, () => {
     const markdown = await readFile(report, 'utf8');
     expect(markdown).toContain('swarmcast lab attack --mode sim --peers 12');
     expect(markdown).toContain('| corrupt | 12 | 2 |');
+  });
+
+  it('every attack mode: no bad chunk played or relayed, every polluter evicted within 10 s, and stalls as without attackers', async () => {
+    const dir = await cli.tempDir('swarmcast-lab-attack-all-');
+    const json = join(dir, 'attack.json');
+    const args = ['--mode', 'sim', '--peers', '12', '--polluters', '0.2', '--attack', 'all'];
+    const { code, stderr } = await lab([
+      ...args,
+      '--duration',
+      '15',
+      '--seed',
+      '3',
+      '--json',
+      json,
+    ]);
+    expect(code, stderr).toBe(0);
+    const records = JSON.parse(await readFile(json, 'utf8')) as AttackRecord[];
+    expect(records.map((r) => r.attack)).toEqual([...ATTACK_MODES]);
+    for (const r of records) {
+      const what = `${r.attack}: ${JSON.stringify(r)}`;
+      expect(r.badChunksPlayed, what).toBe(0);
+      expect(r.badChunksRelayed, what).toBe(0);
+      // Every polluter attacked, and was evicted within issue 4's 10 s of its first attack,
+      // including those that fed one child only (probed by a witness) and those that never answer.
+      expect(r.pollutersActive, what).toBe(2);
+      expect(r.pollutersEvicted, what).toBe(2);
+      expect(r.evictionMsMax, what).toBeLessThanOrEqual(10_000);
+      expect(r.stalledMsPerPeer, what).toBeLessThanOrEqual(r.stalledMsPerPeerBaseline * 1.1);
+    }
   });
 
   it('refuses an unknown mode and an unknown attack', async () => {

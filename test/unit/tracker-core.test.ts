@@ -861,6 +861,40 @@ describe('TrackerCore reports and eviction', { timeout: TIMEOUT_MS }, () => {
     expect(r.closed).toBeUndefined();
   });
 
+  it('a first report has a member that did not report the peer probe it, and that witness’s report evicts it', () => {
+    // A chain: b → r → a → w → x. `a` reports `r`, which feeds no one else: it is demoted at once
+    // to the end of the chain, and one of `w` and `x` is asked to probe it.
+    const chain: TrackerOptions = {
+      topology: 'tree',
+      topologies: {
+        tree: treeTopology({ stripes: 1, rootFanout: 1, fanout: 1, backupParents: 0 }),
+      },
+    };
+    const t = setup(chain);
+    const b = t.broadcaster();
+    const [r, a, w, x] = [t.viewer(), t.viewer(), t.viewer(), t.viewer()];
+    const clients = [b, r, a, w, x];
+    for (const client of clients) client.take();
+    const probesOf = (client: FakeClient) =>
+      client.take().filter((m) => m.type === 'probe' && m.peer === r.peerId).length;
+
+    a.send({ type: 'report', peer: r.peerId, reason: 'bad-chunk', seq: 7 });
+    const asked = [b, r, a, w, x].filter((client) => probesOf(client) > 0);
+    expect(asked).toHaveLength(1);
+    const [first] = asked;
+    expect([w, x]).toContain(first);
+    // No report from it: `PROBE_RETRY_MS` (5 s) later the other one is asked, and no one after.
+    t.runFor(5000, clients);
+    const other = first === w ? x : w;
+    expect(probesOf(other)).toBe(1);
+    t.runFor(10_000, clients);
+    expect(clients.map(probesOf)).toEqual([0, 0, 0, 0, 0]);
+    expect(r.closed).toBeUndefined();
+    // The second witness finds it answers nothing: its report is the second, and evicts it.
+    other.send({ type: 'report', peer: r.peerId, reason: 'unresponsive' });
+    expect(r.closed).toBe('evicted');
+  });
+
   it('tracker.receive(join) refuses a key that was evicted from the stream, but not a fresh one', () => {
     const t = relayWithTwoChildren();
     t.a.send({ type: 'report', peer: t.r.peerId, reason: 'bad-chunk', seq: 1 });
