@@ -247,11 +247,12 @@ const HAVE_AHEAD_SLACK_MS = 10_000;
 /** Most requests in flight to neighbours at once. */
 const MAX_PEER_REQUESTS = 16;
 /**
- * A parent that sent no chunk for this long is passed over: its stripe's chunks are pulled from
- * other holders at once, and it is asked for them itself (see `UNANSWERED_LIMIT`). It pushes a
- * chunk every `stripes × chunk duration` (250 ms in the lab) when it is well.
+ * A parent that sent no chunk for this many of its periods is passed over: its stripe's chunks
+ * are pulled from other holders at once, and it is asked for them itself (see `UNANSWERED_LIMIT`).
+ * It pushes a chunk every period, `stripes × chunk duration`, when it is well (500 ms in all in the
+ * lab: 2 × 2 × 125 ms).
  */
-const SILENT_PARENT_MS = 500;
+const SILENT_PARENT_PERIODS = 2;
 /**
  * Requests a parent or a probed peer lets time out, a request timeout or more apart, sending no
  * chunk data and no ABSENT meanwhile, before it is reported as unresponsive and its link closed:
@@ -1262,23 +1263,30 @@ export class PeerCore {
 
   #allParentsLive(now: number): boolean {
     const { parents } = this.#neighbours;
+    const silentMs = this.#silentParentMs();
     for (const parent of parents) {
       const state = this.#links.get(parent);
-      if (state?.greeted !== true || now - state.lastChunkAtMs > SILENT_PARENT_MS) return false;
+      if (state?.greeted !== true || now - state.lastChunkAtMs > silentMs) return false;
     }
     return parents.length > 0;
   }
 
+  /** How long a parent may send no chunk before it counts as silent (`SILENT_PARENT_PERIODS`). */
+  #silentParentMs(): number {
+    const chunkMs = this.#info?.chunkDurationMs ?? DEFAULTS.chunkDurationMs;
+    return SILENT_PARENT_PERIODS * Math.max(1, this.#neighbours.parents.length) * chunkMs;
+  }
+
   /**
    * The parent that pushes chunk `seq` (its stripe): 'live' when linked, greeted and sending;
-   * its link when it has sent no chunk for `SILENT_PARENT_MS`; 'none' without a greeted link.
+   * its link when it is silent (`#silentParentMs`); 'none' without a greeted link.
    */
   #stripeParent(seq: number, now: number): PeerLinkState | 'live' | 'none' {
     const { parents } = this.#neighbours;
     const parent = parents[seq % Math.max(1, parents.length)];
     const state = parent === undefined ? undefined : this.#links.get(parent);
     if (state?.greeted !== true) return 'none';
-    return now - state.lastChunkAtMs > SILENT_PARENT_MS ? state : 'live';
+    return now - state.lastChunkAtMs > this.#silentParentMs() ? state : 'live';
   }
 
   /**
