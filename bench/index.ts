@@ -11,10 +11,12 @@
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import Table from 'cli-table3';
-import { parseDuration, parsePositiveInt } from '../src/cli/options.js';
+import { parseDuration, parsePositiveInt, parseTopology } from '../src/cli/options.js';
 import { stderrLogger } from '../src/cli/log.js';
 import { pipelineFigures } from '../src/lab/figures.js';
 import { LocalSwarm } from '../src/lab/local-swarm.js';
+import { MIO_LAB_DEFAULTS, MIO_ROOT_FANOUT, MIO_TREE_STRIPES } from '../src/lab/mio.js';
+import type { TopologyKind } from '../src/protocol/tracker.js';
 import { shutdownRtc } from '../src/transport/rtc.node.js';
 import { cryptoBench, formatCryptoBench } from './crypto.js';
 import { formatIntegrityBench, integrityBench } from './integrity.js';
@@ -72,6 +74,7 @@ interface SimScaleCliOptions {
   peers: number;
   duration: number;
   seed: number;
+  topology: TopologyKind;
   bitrate: number;
   upload: number;
   json?: string;
@@ -79,21 +82,30 @@ interface SimScaleCliOptions {
 
 program
   .command('sim-scale')
-  .description('simulate N viewers for D seconds of stream and print the wall time it took')
+  .description(
+    'simulate N viewers for D seconds of stream and print the wall time it took. The swarm is ' +
+      "the MioStream lab's set-up without failures: a stream of --bitrate kbps in " +
+      `${MIO_LAB_DEFAULTS.chunkDurationMs} ms chunks played ${MIO_LAB_DEFAULTS.targetLatencyMs} ms behind live, ` +
+      `viewers --upload kbps up / ${MIO_LAB_DEFAULTS.viewerDownloadKbps} kbps down, ` +
+      `origin and broadcaster ${MIO_LAB_DEFAULTS.serverUploadKbps} kbps up, viewers joining over ` +
+      `${MIO_LAB_DEFAULTS.joinWindowMs / 1000} s; the tree is a multi-tree of ${MIO_TREE_STRIPES} stripes ` +
+      `with ${MIO_ROOT_FANOUT} nodes per stripe under the broadcaster`,
+  )
   .option('--peers <n>', 'simulated viewers', parsePositiveInt, 1000)
   .option('--duration <seconds>', 'seconds of stream (virtual time)', parseDuration, 300)
   .option('--seed <n>', 'seed of the run', parsePositiveInt, 1)
+  .option('--topology <kind>', 'the overlay: list, tree or mesh', parseTopology, 'tree')
   .option(
     '--bitrate <kbps>',
     'mean bitrate of the stream (the paper: 1160)',
     parsePositiveInt,
-    1160,
+    MIO_LAB_DEFAULTS.bitrateKbps,
   )
   .option(
     '--upload <kbps>',
-    "viewers' upload capacity (a binary tree needs twice the bitrate)",
+    "viewers' upload capacity (the paper: 2000)",
     parsePositiveInt,
-    4000,
+    MIO_LAB_DEFAULTS.viewerUploadKbps,
   )
   .option('--json <file>', 'also write the result as JSON to this file')
   .action(async (options: SimScaleCliOptions) => {
@@ -101,7 +113,8 @@ program
       peers: options.peers,
       durationS: options.duration,
       seed: options.seed,
-      swarm: { bitrateKbps: options.bitrate, viewerUploadKbps: options.upload },
+      topology: options.topology,
+      lab: { bitrateKbps: options.bitrate, viewerUploadKbps: options.upload },
     });
     const table = new Table({ head: ['figure', 'value'], style: { head: [], border: [] } });
     const { figures, ...run } = result;

@@ -2,23 +2,32 @@
  * `npm run bench -- sim-scale --peers 1000 --duration 300`: how long the simulator takes to run a
  * swarm of N viewers for D seconds of stream (the goal of issue 3: 1,000 peers × 300 s ≤ 60 s
  * wall), with the events per second it sustains, its peak memory, and the run's own figures.
+ *
+ * The swarm is the MioStream lab's set-up (`mioSwarmOptions`: 1160 kbps in 125 ms chunks played
+ * 3 s behind live, viewers 2 Mbps up / 10 Mbps down, origin 10 Mbps up, a tree of two stripes
+ * with three nodes per stripe under the broadcaster), without failures.
  */
+import { MIO_LAB_DEFAULTS, mioSwarmOptions, type MioLabOptions } from '../src/lab/mio.js';
 import { simFigures } from '../src/sim/figures.js';
-import { SimSwarm, type SimSwarmOptions } from '../src/sim/swarm.js';
+import { SimSwarm } from '../src/sim/swarm.js';
 import type { PipelineFigures } from '../src/lab/figures.js';
+import type { TopologyKind } from '../src/tracker/core/topology.js';
 
 export interface SimScaleOptions {
   peers: number;
   durationS: number;
   seed: number;
-  /** Overrides of the swarm's defaults (capacities, bitrate). */
-  swarm?: Partial<SimSwarmOptions>;
+  /** The overlay. @default 'tree' */
+  topology?: TopologyKind;
+  /** Overrides of the lab's set-up (`MIO_LAB_DEFAULTS`: capacities, bitrate). */
+  lab?: Partial<MioLabOptions>;
 }
 
 export interface SimScaleResult {
   readonly peers: number;
   readonly durationS: number;
   readonly seed: number;
+  readonly topology: TopologyKind;
   readonly wallMs: number;
   readonly events: number;
   readonly eventsPerSecond: number;
@@ -32,6 +41,7 @@ export interface SimScaleResult {
 const RSS_SAMPLE_MS = 200;
 
 export async function simScale(options: SimScaleOptions): Promise<SimScaleResult> {
+  const topology = options.topology ?? 'tree';
   let peakRss = process.memoryUsage.rss();
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
@@ -41,7 +51,7 @@ export async function simScale(options: SimScaleOptions): Promise<SimScaleResult
     const swarm = new SimSwarm(
       {},
       {
-        ...options.swarm,
+        ...mioSwarmOptions({ ...MIO_LAB_DEFAULTS, ...options.lab }, topology),
         seed: options.seed,
         peers: options.peers,
         durationMs: options.durationS * 1000,
@@ -54,6 +64,7 @@ export async function simScale(options: SimScaleOptions): Promise<SimScaleResult
       peers: options.peers,
       durationS: options.durationS,
       seed: options.seed,
+      topology,
       wallMs: Math.round(wallMs),
       events: summary.events,
       eventsPerSecond: Math.round(summary.events / (wallMs / 1000)),

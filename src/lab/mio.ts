@@ -18,7 +18,7 @@ import { mean, percentile, sum } from '../common/stats.js';
 import type { PeerStats } from '../peer/core.js';
 import { deriveSeed } from '../sim/engine.js';
 import { simFigures } from '../sim/figures.js';
-import { SimSwarm } from '../sim/swarm.js';
+import { SimSwarm, type SimSwarmOptions } from '../sim/swarm.js';
 import type { TopologyKind } from '../tracker/core/topology.js';
 import type { TrackerSnapshot } from '../tracker/core/tracker-core.js';
 import { mioCharts, recordsAtSize } from './charts.js';
@@ -167,26 +167,46 @@ export function mioRunSpecs(options: MioLabOptions): MioRunSpec[] {
   return specs;
 }
 
+/** The lab's set-up of a simulated swarm (capacities, stream, chunks, latency, overlay). */
+export type MioSwarmOptions = Pick<
+  SimSwarmOptions,
+  | 'bitrateKbps'
+  | 'viewerUploadKbps'
+  | 'viewerDownloadKbps'
+  | 'serverUploadKbps'
+  | 'joinWindowMs'
+  | 'chunkDurationMs'
+  | 'tracker'
+  | 'peer'
+>;
+
+/**
+ * The `SimSwarm` options of the lab's set-up with `topology` as the overlay (the tree as a
+ * multi-tree of `MIO_TREE_STRIPES` stripes, `MIO_ROOT_FANOUT` nodes per stripe under the
+ * broadcaster); the caller adds the seed, the swarm's size and the run's length.
+ */
+export function mioSwarmOptions(lab: MioLabOptions, topology: TopologyKind): MioSwarmOptions {
+  return {
+    bitrateKbps: lab.bitrateKbps,
+    viewerUploadKbps: lab.viewerUploadKbps,
+    viewerDownloadKbps: lab.viewerDownloadKbps,
+    serverUploadKbps: lab.serverUploadKbps,
+    joinWindowMs: lab.joinWindowMs,
+    chunkDurationMs: lab.chunkDurationMs,
+    tracker: { topology, treeStripes: MIO_TREE_STRIPES, rootFanout: MIO_ROOT_FANOUT },
+    peer: { targetLatencyMs: lab.targetLatencyMs },
+  };
+}
+
 /** Runs one grid cell and rep on the simulator and returns its record. */
 export async function runMioOnce(options: MioLabOptions, spec: MioRunSpec): Promise<MioRunRecord> {
   const swarm = new SimSwarm(
     {},
     {
+      ...mioSwarmOptions(options, spec.topology),
       seed: spec.seed,
       peers: spec.peers,
       durationMs: options.durationMs,
-      bitrateKbps: options.bitrateKbps,
-      viewerUploadKbps: options.viewerUploadKbps,
-      viewerDownloadKbps: options.viewerDownloadKbps,
-      serverUploadKbps: options.serverUploadKbps,
-      joinWindowMs: options.joinWindowMs,
-      chunkDurationMs: options.chunkDurationMs,
-      tracker: {
-        topology: spec.topology,
-        treeStripes: MIO_TREE_STRIPES,
-        rootFanout: MIO_ROOT_FANOUT,
-      },
-      peer: { targetLatencyMs: options.targetLatencyMs },
     },
   );
   // Every viewer's slot: initial viewers own theirs, a replacement inherits its victim's.

@@ -55,7 +55,12 @@ export class ChunkStore {
 
   /** Whether `seq` is too old to be kept. */
   isExpired(seq: number): boolean {
-    return seq <= this.#newest - this.#windowChunks;
+    return seq <= this.expiredThrough;
+  }
+
+  /** The newest seq too old to be kept (every older one is too). */
+  get expiredThrough(): number {
+    return this.#newest - this.#windowChunks;
   }
 
   /** Adds a verified chunk; false if it was already held or is older than the window. */

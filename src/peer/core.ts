@@ -1011,7 +1011,7 @@ export class PeerCore {
       this.#stats.duplicateChunks++;
       return;
     }
-    const chunk: Chunk = { ...meta, bytes };
+    const chunk = chunkOf(meta, bytes);
     if (received.dataFrames !== undefined) this.#receivedData.set(chunk, received.dataFrames);
     void this.#verifyAndAccept(chunk, 'peer', state.remoteId);
   }
@@ -1069,8 +1069,8 @@ export class PeerCore {
     if (!this.#store.add(chunk)) return;
     if (chunk.seq > newestBefore) {
       // The window moved: forget what neighbours held that left it.
-      for (const state of this.#links.values())
-        state.forgetExpired((seq) => this.#store.isExpired(seq));
+      const expiredThrough = this.#store.expiredThrough;
+      for (const state of this.#links.values()) state.remoteHas.forgetThrough(expiredThrough);
     }
     if (source === 'peer') this.#stats.chunksFromPeers++;
     if (source === 'origin') this.#stats.chunksFromOrigin++;
@@ -1078,20 +1078,25 @@ export class PeerCore {
     this.#events.emit('chunk:verified', { chunk, source, from });
     this.#playback?.add(chunk, this.#c.clock.now());
     const { children, backupChildren } = this.#neighbours;
+    // One HAVE message for every link it goes to (links never modify what they send).
+    let have: Uint8Array | undefined;
     for (const child of children) {
       const state = this.#links.get(child);
       if (state?.greeted !== true || state.remoteHas.has(chunk.seq)) continue;
       if (state.subscribed(chunk.seq)) {
         this.#send(state, chunk, 0);
       } else {
-        this.#announce(state, chunk.seq);
+        have ??= announcement(chunk.seq);
+        state.enqueue([have], this.#o.linkHighWaterBytes);
       }
     }
     // Standby links learn what we hold, so they can pull from us the moment they need to.
     for (const child of backupChildren) {
       const state = this.#links.get(child);
-      if (state?.greeted === true && !state.remoteHas.has(chunk.seq))
-        this.#announce(state, chunk.seq);
+      if (state?.greeted === true && !state.remoteHas.has(chunk.seq)) {
+        have ??= announcement(chunk.seq);
+        state.enqueue([have], this.#o.linkHighWaterBytes);
+      }
     }
   }
 
@@ -1130,14 +1135,6 @@ export class PeerCore {
     if (newest === undefined || info === undefined) return false;
     const sinceMs = this.#c.clock.now() - newest.captureTimeMs + HAVE_AHEAD_SLACK_MS;
     return seq > newest.seq + Math.ceil(sinceMs / info.chunkDurationMs);
-  }
-
-  /** A one-chunk HAVE: 17 bytes. */
-  #announce(state: PeerLinkState, seq: number): void {
-    state.enqueue(
-      [encodeFrame({ type: FrameType.Have, fromSeq: seq, bitmap: ANNOUNCE_ONE })],
-      this.#o.linkHighWaterBytes,
-    );
   }
 
   #send(state: PeerLinkState, chunk: Chunk, requestId: number): void {
@@ -1457,6 +1454,31 @@ export class PeerCore {
 /** Whether a chunk received is the one held, metadata and bytes alike. */
 function sameChunk(held: Chunk, meta: ChunkMeta, bytes: Uint8Array): boolean {
   return equalBytes(encodeChunkMeta(held), encodeChunkMeta(meta)) && equalBytes(held.bytes, bytes);
+}
+
+/** A one-chunk HAVE: 17 bytes. */
+function announcement(seq: number): Uint8Array {
+  return encodeFrame({ type: FrameType.Have, fromSeq: seq, bitmap: ANNOUNCE_ONE });
+}
+
+/**
+ * A received chunk: its metadata and bytes in an object literal, so every chunk a peer receives
+ * has the same shape (a spread of `meta` costs more, and a peer handles hundreds per second).
+ */
+function chunkOf(meta: ChunkMeta, bytes: Uint8Array): Chunk {
+  return {
+    rendition: meta.rendition,
+    seq: meta.seq,
+    segment: meta.segment,
+    index: meta.index,
+    mediaTimeMs: meta.mediaTimeMs,
+    durationMs: meta.durationMs,
+    captureTimeMs: meta.captureTimeMs,
+    byteLength: meta.byteLength,
+    digest: meta.digest,
+    signature: meta.signature,
+    bytes,
+  };
 }
 
 function modelQoe(report: PlaybackReport | null): PlayerQoe {

@@ -59,6 +59,60 @@ const NO_BYTES = new Uint8Array(0);
 const SENT_KEPT = 256;
 
 /**
+ * A set of seqs (in the order they were added, as a `Set`'s) that drops those at or below a
+ * point moving up (chunks leaving a window) in time proportional to how far it moved, not to the
+ * set's size: a peer moves its window at every new chunk, on every link.
+ */
+export class HeldSeqs implements Iterable<number> {
+  readonly #seqs = new Set<number>();
+  /** `forgetThrough` dropped every seq at or below this, but those in `#late`. */
+  #forgottenThrough = Number.NEGATIVE_INFINITY;
+  /** Seqs added at or below `#forgottenThrough` since (old HAVE bits, late copies). */
+  #late: number[] = [];
+
+  get size(): number {
+    return this.#seqs.size;
+  }
+
+  has(seq: number): boolean {
+    return this.#seqs.has(seq);
+  }
+
+  add(seq: number): void {
+    if (seq <= this.#forgottenThrough) this.#late.push(seq);
+    this.#seqs.add(seq);
+  }
+
+  delete(seq: number): void {
+    this.#seqs.delete(seq);
+  }
+
+  [Symbol.iterator](): IterableIterator<number> {
+    return this.#seqs.values();
+  }
+
+  /** Drops every seq at or below `last`. */
+  forgetThrough(last: number): void {
+    const seqs = this.#seqs;
+    if (last > this.#forgottenThrough) {
+      if (last - this.#forgottenThrough > seqs.size) {
+        for (const seq of seqs) if (seq <= last) seqs.delete(seq);
+      } else {
+        for (let seq = this.#forgottenThrough + 1; seq <= last; seq++) seqs.delete(seq);
+      }
+      this.#forgottenThrough = last;
+    }
+    if (this.#late.length === 0) return;
+    const kept: number[] = [];
+    for (const seq of this.#late) {
+      if (seq <= last) seqs.delete(seq);
+      else kept.push(seq);
+    }
+    this.#late = kept;
+  }
+}
+
+/**
  * Per-link state of a peer: the remote's HELLO, what it is known to hold, the chunks being
  * received from it, and the frames waiting for the data channel to drain (backpressure).
  */
@@ -73,7 +127,7 @@ export class PeerLinkState {
   /** The chunks a child asked us to push: `seq % count === index` (SUBSCRIBE). */
   stripe = { index: 0, count: 1 };
   /** Seqs the remote is known to hold (its HAVE map, what it sent us, what we sent it). */
-  readonly remoteHas = new Set<number>();
+  readonly remoteHas = new HeldSeqs();
   bytesIn = 0;
   bytesOut = 0;
   /** The rate limit on the remote's REQUEST frames, from its first one. */
@@ -100,11 +154,6 @@ export class PeerLinkState {
 
   get remoteId(): string {
     return this.link.remoteId;
-  }
-
-  /** Drops what the remote holds that the window has left. */
-  forgetExpired(isExpired: (seq: number) => boolean): void {
-    for (const seq of this.remoteHas) if (isExpired(seq)) this.remoteHas.delete(seq);
   }
 
   /** Whether the remote's subscription covers chunk `seq`. */

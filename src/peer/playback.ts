@@ -5,7 +5,7 @@
  * long stall. Node peers use it in place of a video element; it measures what a viewer would see.
  * Pure: every method takes the current time.
  */
-import { percentile } from '../common/stats.js';
+import { percentileOfSorted } from '../common/stats.js';
 
 /** What the model needs to know about a chunk. */
 export interface PlayableChunk {
@@ -81,7 +81,7 @@ export class PlaybackModel {
   #played = 0;
   #skipped = 0;
   #latencyMs: number | null = null;
-  /** Latencies of the chunks played, kept sorted so that each report's percentiles cost O(n). */
+  /** Latencies of the chunks played, kept sorted so that each report's percentiles cost O(1). */
   readonly #latencies: number[] = [];
 
   constructor(options: PlaybackOptions, nowMs: number) {
@@ -182,8 +182,8 @@ export class PlaybackModel {
       stalledMs: this.#stalledMs + ongoing,
       chunksPlayed: this.#played,
       chunksSkipped: this.#skipped,
-      latencyP50Ms: this.#latencies.length === 0 ? null : percentile(this.#latencies, 50),
-      latencyP95Ms: this.#latencies.length === 0 ? null : percentile(this.#latencies, 95),
+      latencyP50Ms: this.#latencies.length === 0 ? null : percentileOfSorted(this.#latencies, 50),
+      latencyP95Ms: this.#latencies.length === 0 ? null : percentileOfSorted(this.#latencies, 95),
       latencyMs: this.#latencyMs,
       playheadSeq: this.playheadSeq,
     };

@@ -18,7 +18,7 @@ import type { Clock, TimerHandle } from '../common/clock.js';
 import { InvalidStateError } from '../common/errors.js';
 import { SeededRandom } from '../common/random.js';
 
-/** A timer, and its own handle: `id` is its insertion sequence. */
+/** A cancellable timer, and its own handle: `id` is its insertion sequence. */
 class Timer implements TimerHandle {
   readonly id: number;
   /** Called with `arg`; undefined once the timer fired or was cleared. */
@@ -32,38 +32,56 @@ class Timer implements TimerHandle {
   }
 }
 
+/** A heap entry's callback that runs a cancellable `Timer` (the entry's argument). */
+function fireTimer(timer: unknown): void {
+  const t = timer as Timer;
+  const callback = t.callback;
+  if (callback === undefined) return;
+  t.callback = undefined;
+  callback(t.arg);
+}
+
 /** Children per node of the heap: a 4-ary heap is shallower than a binary one. */
 const ARITY = 4;
 
 /**
- * A min-heap of timers by (due time, id): `id` breaks ties in insertion order. The keys sit in
- * typed arrays beside the timers, so sifting compares them without touching a timer object.
+ * A min-heap of calls `callback(arg)` by (due time, id): `id` breaks ties in insertion order.
+ * The keys sit in typed arrays beside the calls, so sifting compares them without touching an
+ * object, and an entry is no object of its own: the simulator's components set a timer or two per
+ * message, and need no handle for most of them.
  */
 class TimerHeap {
   #at = new Float64Array(1024);
   #id = new Float64Array(1024);
-  readonly #timers: (Timer | undefined)[] = [];
+  readonly #callbacks: (((arg: unknown) => void) | undefined)[] = [];
+  readonly #args: unknown[] = [];
   #size = 0;
 
   get size(): number {
     return this.#size;
   }
 
-  /** Due time of the earliest timer, or Infinity when there is none. */
+  /** Due time of the earliest entry, or Infinity when there is none. */
   get topAt(): number {
     return this.#size === 0 ? Infinity : (this.#at[0] ?? Infinity);
   }
 
-  get top(): Timer | undefined {
-    return this.#timers[0];
+  /** Callback of the earliest entry. */
+  get topCallback(): ((arg: unknown) => void) | undefined {
+    return this.#callbacks[0];
   }
 
-  push(timer: Timer, at: number): void {
+  /** Argument of the earliest entry. */
+  get topArg(): unknown {
+    return this.#args[0];
+  }
+
+  push(callback: (arg: unknown) => void, arg: unknown, at: number, id: number): void {
     if (this.#size === this.#at.length) this.#grow();
     const ats = this.#at;
     const ids = this.#id;
-    const timers = this.#timers;
-    const id = timer.id;
+    const callbacks = this.#callbacks;
+    const args = this.#args;
     let i = this.#size++;
     while (i > 0) {
       const parent = ((i - 1) / ARITY) | 0;
@@ -72,25 +90,30 @@ class TimerHeap {
       if (parentAt < at || (parentAt === at && parentId < id)) break;
       ats[i] = parentAt;
       ids[i] = parentId;
-      timers[i] = timers[parent];
+      callbacks[i] = callbacks[parent];
+      args[i] = args[parent];
       i = parent;
     }
     ats[i] = at;
     ids[i] = id;
-    timers[i] = timer;
+    callbacks[i] = callback;
+    args[i] = arg;
   }
 
-  /** Removes the earliest timer. */
+  /** Removes the earliest entry. */
   pop(): void {
     if (this.#size === 0) return;
     const n = --this.#size;
     const ats = this.#at;
     const ids = this.#id;
-    const timers = this.#timers;
+    const callbacks = this.#callbacks;
+    const args = this.#args;
     const lastAt = ats[n] ?? 0;
     const lastId = ids[n] ?? 0;
-    const last = timers[n];
-    timers[n] = undefined;
+    const lastCallback = callbacks[n];
+    const lastArg = args[n];
+    callbacks[n] = undefined;
+    args[n] = undefined;
     if (n === 0) return;
     let i = 0;
     for (;;) {
@@ -112,12 +135,14 @@ class TimerHeap {
       if (!(childAt < lastAt || (childAt === lastAt && childId < lastId))) break;
       ats[i] = childAt;
       ids[i] = childId;
-      timers[i] = timers[child];
+      callbacks[i] = callbacks[child];
+      args[i] = args[child];
       i = child;
     }
     ats[i] = lastAt;
     ids[i] = lastId;
-    timers[i] = last;
+    callbacks[i] = lastCallback;
+    args[i] = lastArg;
   }
 
   #grow(): void {
@@ -155,9 +180,23 @@ export class SimClock implements Clock {
    */
   setTimeoutWith<A>(callback: (arg: A) => void, arg: A, delayMs: number): TimerHandle {
     const timer = new Timer(++this.#seq, callback as (arg: unknown) => void, arg);
-    this.#heap.push(timer, this.#now + Math.max(0, delayMs));
+    this.#heap.push(fireTimer, timer, this.#now + Math.max(0, delayMs), timer.id);
     this.#pending++;
     return timer;
+  }
+
+  /**
+   * `setTimeoutWith` that cannot be cleared: no handle (no object) is made. For the network's
+   * timers, one or two per message.
+   */
+  schedule<A>(callback: (arg: A) => void, arg: A, delayMs: number): void {
+    this.#heap.push(
+      callback as (arg: unknown) => void,
+      arg,
+      this.#now + Math.max(0, delayMs),
+      ++this.#seq,
+    );
+    this.#pending++;
   }
 
   clearTimeout(handle: TimerHandle): void {
@@ -184,14 +223,15 @@ export class SimClock implements Clock {
 
   /** Runs the earliest timer if it is due at `at`; false when there is none. */
   runNextAt(at: number): boolean {
-    const top = this.#heap.top;
-    if (top === undefined || this.#heap.topAt !== at) return false;
-    this.#heap.pop();
-    const callback = top.callback;
-    if (callback === undefined) return true;
+    const heap = this.#heap;
+    const callback = heap.topCallback;
+    if (callback === undefined || heap.topAt !== at) return false;
+    const arg = heap.topArg;
+    heap.pop();
+    // A cleared timer is skipped: it was counted out of `pending` when cleared.
+    if (callback === fireTimer && (arg as Timer).callback === undefined) return true;
     this.#pending--;
-    top.callback = undefined;
-    callback(top.arg);
+    callback(arg);
     this.events++;
     return true;
   }

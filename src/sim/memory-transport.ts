@@ -65,12 +65,6 @@ function pairsOf(
   return map;
 }
 
-/** A message sent and not yet out of the sender's uplink. */
-interface Outgoing {
-  readonly leftAt: number;
-  readonly bytes: number;
-}
-
 class MemoryLink implements Link {
   readonly remoteId: string;
   readonly initiator: boolean;
@@ -83,7 +77,12 @@ class MemoryLink implements Link {
   /** The other end, once paired. */
   remote: MemoryLink | undefined;
   answered = false;
-  readonly #outgoing: Outgoing[] = [];
+  /**
+   * Messages sent and not yet out of the sender's uplink, from `#outgoingHead` on: when each
+   * leaves, and its size (two arrays rather than an object per message).
+   */
+  readonly #outgoingLeftAt: number[] = [];
+  readonly #outgoingBytes: number[] = [];
   #outgoingHead = 0;
   #buffered = 0;
   #drainArmed = false;
@@ -106,18 +105,17 @@ class MemoryLink implements Link {
   get bufferedAmount(): number {
     if (this.state !== 'open') return 0;
     const now = this.#network.clock.now();
-    while (this.#outgoingHead < this.#outgoing.length) {
-      const head = this.#outgoing[this.#outgoingHead];
-      if (head === undefined || head.leftAt > now) break;
-      this.#buffered -= head.bytes;
+    const leftAt = this.#outgoingLeftAt;
+    const bytes = this.#outgoingBytes;
+    while (this.#outgoingHead < leftAt.length && (leftAt[this.#outgoingHead] ?? 0) <= now) {
+      this.#buffered -= bytes[this.#outgoingHead] ?? 0;
       this.#outgoingHead++;
     }
-    if (this.#outgoingHead === this.#outgoing.length) {
-      this.#outgoing.length = 0;
-      this.#outgoingHead = 0;
-      this.#buffered = 0;
+    if (this.#outgoingHead === leftAt.length) {
+      this.#clearOutgoing();
     } else if (this.#outgoingHead > 1024) {
-      this.#outgoing.splice(0, this.#outgoingHead);
+      leftAt.splice(0, this.#outgoingHead);
+      bytes.splice(0, this.#outgoingHead);
       this.#outgoingHead = 0;
     }
     return this.#buffered;
@@ -135,7 +133,8 @@ class MemoryLink implements Link {
       throw new InvalidStateError('link is not open yet');
     }
     const leftAt = this.#network.transfer(out, message.byteLength, remote, message);
-    this.#outgoing.push({ leftAt, bytes: message.byteLength });
+    this.#outgoingLeftAt.push(leftAt);
+    this.#outgoingBytes.push(message.byteLength);
     this.#buffered += message.byteLength;
     if (!this.#drainArmed && this.bufferedAmount > this.#transport.lowWaterBytes) {
       this.#drainArmed = true;
@@ -159,9 +158,7 @@ class MemoryLink implements Link {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.#network.clock.clearTimeout(this.#timer);
-    this.#outgoing.length = 0;
-    this.#outgoingHead = 0;
-    this.#buffered = 0;
+    this.#clearOutgoing();
     pairsOf(this.#network).delete(this.token);
     this.#transport.closed(this);
   }
@@ -194,16 +191,21 @@ class MemoryLink implements Link {
     this.#transport.message(this, message);
   }
 
+  #clearOutgoing(): void {
+    this.#outgoingLeftAt.length = 0;
+    this.#outgoingBytes.length = 0;
+    this.#outgoingHead = 0;
+    this.#buffered = 0;
+  }
+
   /** Fires `drain` once the buffered amount has fallen to the low-water mark. */
   #armDrain(): void {
     const low = this.#transport.lowWaterBytes;
     let remaining = this.bufferedAmount;
     let at = this.#network.clock.now();
-    for (let i = this.#outgoingHead; i < this.#outgoing.length && remaining > low; i++) {
-      const entry = this.#outgoing[i];
-      if (entry === undefined) break;
-      remaining -= entry.bytes;
-      at = entry.leftAt;
+    for (let i = this.#outgoingHead; i < this.#outgoingLeftAt.length && remaining > low; i++) {
+      remaining -= this.#outgoingBytes[i] ?? 0;
+      at = this.#outgoingLeftAt[i] ?? at;
     }
     this.#network.clock.setTimeout(() => {
       if (this.state !== 'open') return;

@@ -64,8 +64,12 @@ export class SimNode {
   messagesSent = 0;
   messagesReceived = 0;
   retransmissions = 0;
-  /** Bytes sent per second bin, keyed by bin index. */
-  readonly #sentBins = new Map<number, number>();
+  /**
+   * Bytes sent per second bin, from bin `#binsFrom` on (0 for a bin nothing was sent in): an array,
+   * not a map, as a node sends from bin to bin without going back.
+   */
+  readonly #sentBins: number[] = [];
+  #binsFrom = 0;
 
   constructor(id: string, options: SimNodeOptions) {
     checkCapacity(options.uploadKbps, 'uploadKbps');
@@ -91,20 +95,33 @@ export class SimNode {
     const first = Math.floor(startMs / BIN_MS);
     const last = Math.floor(endMs / BIN_MS);
     if (first === last || endMs <= startMs) {
-      this.#sentBins.set(first, (this.#sentBins.get(first) ?? 0) + bytes);
+      this.#addToBin(first, bytes);
       return;
     }
     const perMs = bytes / (endMs - startMs);
     for (let bin = first; bin <= last; bin++) {
       const from = Math.max(startMs, bin * BIN_MS);
       const to = Math.min(endMs, (bin + 1) * BIN_MS);
-      if (to > from) this.#sentBins.set(bin, (this.#sentBins.get(bin) ?? 0) + perMs * (to - from));
+      if (to > from) this.#addToBin(bin, perMs * (to - from));
     }
+  }
+
+  #addToBin(bin: number, bytes: number): void {
+    const bins = this.#sentBins;
+    if (bins.length === 0) this.#binsFrom = bin;
+    // On the system clock a bin is counted from the epoch: start the array at the first one.
+    while (bin < this.#binsFrom) {
+      bins.unshift(0);
+      this.#binsFrom--;
+    }
+    const i = bin - this.#binsFrom;
+    while (bins.length <= i) bins.push(0);
+    bins[i] = (bins[i] ?? 0) + bytes;
   }
 
   counters(): SimNodeCounters {
     let peak = 0;
-    for (const bytes of this.#sentBins.values()) peak = Math.max(peak, bytes);
+    for (const bytes of this.#sentBins) peak = Math.max(peak, bytes);
     return {
       bytesSent: this.bytesSent,
       bytesReceived: this.bytesReceived,
@@ -394,7 +411,7 @@ export class SimNetwork {
   /** Calls `callback(arg)` after `delayMs`: on the simulator's clock, without a closure. */
   #after<A>(delayMs: number, callback: (arg: A) => void, arg: A): void {
     if (this.clock instanceof SimClock) {
-      this.clock.setTimeoutWith(callback, arg, delayMs);
+      this.clock.schedule(callback, arg, delayMs);
     } else {
       this.clock.setTimeout(() => {
         callback(arg);

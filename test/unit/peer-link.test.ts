@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PeerLinkState } from '../../src/peer/peer-link.js';
+import { SeededRandom } from '../../src/common/random.js';
+import { HeldSeqs, PeerLinkState } from '../../src/peer/peer-link.js';
 import { DIGEST_BYTES, SIGNATURE_BYTES, type ChunkMeta } from '../../src/protocol/chunk.js';
 import {
   chunkFrames,
@@ -92,4 +93,34 @@ describe('PeerLinkState chunk assembly', () => {
     expect(unknown?.bytes).toEqual(bytes);
     expect(unknown?.dataFrames).toBeUndefined();
   });
+});
+
+describe('HeldSeqs', () => {
+  it('forgetThrough() leaves the same seqs, in the same order, as dropping every seq at or below the point from a Set', () => {
+    const random = new SeededRandom(7);
+    const held = new HeldSeqs();
+    const reference = new Set<number>();
+    let point = -5;
+    for (let step = 0; step < 20_000; step++) {
+      const action = random.int(10);
+      if (action < 6) {
+        // Mostly new seqs near the top, some old ones below the point (late HAVE bits).
+        const seq = point + random.int(40) - (random.int(4) === 0 ? 30 : 0);
+        held.add(seq);
+        reference.add(seq);
+      } else if (action < 7) {
+        const seq = point + random.int(40);
+        held.delete(seq);
+        reference.delete(seq);
+      } else {
+        // The point moves up by a little, a lot (past the whole set), or not at all.
+        point += random.int(5) === 0 ? random.int(200) : random.int(3);
+        held.forgetThrough(point);
+        for (const seq of reference) if (seq <= point) reference.delete(seq);
+      }
+      expect(held.size).toBe(reference.size);
+    }
+    expect([...held]).toEqual([...reference]);
+    expect(held.has(point)).toBe(reference.has(point));
+  }, 10_000);
 });
