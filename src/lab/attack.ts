@@ -18,7 +18,7 @@ import { SimSwarm } from '../sim/swarm.js';
 import { TRACKER_DEFAULTS } from '../tracker/core/tracker-core.js';
 import { attackTracker, attackTransport, rewritingTransport, type AttackMode } from './attacks.js';
 import { ChunkAuditor } from './chunk-audit.js';
-import { MIO_LAB_DEFAULTS, MIO_ROOT_FANOUT, MIO_TREE_STRIPES } from './mio.js';
+import { MIO_LAB_DEFAULTS, MIO_ROOT_FANOUT, MIO_TREE_STRIPES, mioSwarmOptions } from './mio.js';
 
 export interface AttackLabOptions {
   /** Viewers in the swarm, polluters included. @default 50 */
@@ -149,14 +149,7 @@ export async function runAttackOnce(
       seed: options.seed,
       peers: options.peers,
       durationMs: options.durationMs,
-      bitrateKbps: lab.bitrateKbps,
-      viewerUploadKbps: lab.viewerUploadKbps,
-      viewerDownloadKbps: lab.viewerDownloadKbps,
-      serverUploadKbps: lab.serverUploadKbps,
-      joinWindowMs: lab.joinWindowMs,
-      chunkDurationMs: lab.chunkDurationMs,
-      tracker: { topology: 'tree', treeStripes: MIO_TREE_STRIPES, rootFanout: MIO_ROOT_FANOUT },
-      peer: { targetLatencyMs: lab.targetLatencyMs },
+      ...mioSwarmOptions(lab, 'tree'),
       onPublish: (chunk) => {
         auditor.publish(chunk);
       },
