@@ -256,11 +256,12 @@ const SILENT_PARENT_PERIODS = 2;
 /**
  * Requests a parent or a probed peer lets time out, a request timeout or more apart, sending no
  * chunk data and no ABSENT meanwhile, before it is reported as unresponsive and its link closed:
- * about two seconds of silence while asked. An honest peer answers every request, with the chunk or ABSENT,
- * behind at most its send queue. Only requests that left at once count (one queued behind our own
- * pushes to that peer may not have reached it), and only if nothing came from it while they waited.
+ * about three seconds of silence while asked. An honest peer answers every request, with the
+ * chunk or ABSENT, behind at most its send queue. Only requests that left at once count (one
+ * queued behind our own pushes to that peer may not have reached it), and only if nothing came
+ * from it while they waited. Two was measured to cut honest peers whose upload was swamped.
  */
-const UNANSWERED_LIMIT = 2;
+const UNANSWERED_LIMIT = 3;
 /**
  * Chunks a witness asks a probed peer for, one after another (the newest it announces): at least
  * `UNANSWERED_LIMIT` timeouts, and a replay of the first chunk shows in the second.

@@ -895,6 +895,18 @@ describe('TrackerCore reports and eviction', { timeout: TIMEOUT_MS }, () => {
     expect(r.closed).toBe('evicted');
   });
 
+  it('two reports of silence only cut the peer, without banning its key or revoking it', () => {
+    const t = relayWithTwoChildren();
+    t.a.send({ type: 'report', peer: t.r.peerId, reason: 'unresponsive' });
+    t.c.send({ type: 'report', peer: t.r.peerId, reason: 'unresponsive' });
+    expect(t.r.closed).toBe('unresponsive');
+    expect(t.core.snapshot().streams[0]?.nodes.map((n) => n.id)).not.toContain(t.r.peerId);
+    expect([...t.a.take(), ...t.c.take()].some((m) => m.type === 'revoked')).toBe(false);
+    // Silence is no proof of malice: the same key may join again.
+    const again = keyedViewer(t, t.relayKey);
+    expect(again.take().some((m) => m.type === 'joined')).toBe(true);
+  });
+
   it('tracker.receive(join) refuses a key that was evicted from the stream, but not a fresh one', () => {
     const t = relayWithTwoChildren();
     t.a.send({ type: 'report', peer: t.r.peerId, reason: 'bad-chunk', seq: 1 });

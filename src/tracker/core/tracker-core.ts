@@ -253,6 +253,11 @@ interface StreamState {
   readonly members: Map<string, Connection>;
   /** The distinct reporters of each reported member not evicted yet. */
   readonly reports: Map<string, Set<string>>;
+  /**
+   * Reported members at least one of whose reports named something it sent (a bad chunk, a
+   * protocol violation), not only its silence: only their keys are banned.
+   */
+  readonly offended: Set<string>;
   /** Public keys of evicted peers: they may not join the stream again. */
   readonly banned: Set<string>;
 }
@@ -802,6 +807,7 @@ export class TrackerCore {
       broadcaster: connection,
       members: new Map([[peerId, connection]]),
       reports: new Map(),
+      offended: new Set(),
       banned: new Set(),
     };
     this.#streams.set(info.stream, stream);
@@ -859,6 +865,7 @@ export class TrackerCore {
     connection.sent = undefined;
     stream.members.delete(peerId);
     stream.reports.delete(peerId);
+    stream.offended.delete(peerId);
     if (stream.broadcaster === connection) {
       this.#endStream(stream);
       return;
@@ -909,11 +916,12 @@ export class TrackerCore {
   }
 
   /**
-   * A member reports a neighbour that sent it a bad chunk or broke the peer protocol. The first
-   * report demotes the peer (it re-joins at the edge: its children are re-parented at once), at
-   * once if the reporter is the only one it feeds, else after `witnessWindowMs` unless a second
-   * report came; the `evictionReports`-th distinct reporter evicts it (docs/SECURITY.md,
-   * "Polluters").
+   * A member reports a neighbour that sent it a bad chunk, broke the peer protocol, or answered
+   * nothing. The first report demotes the peer (it re-joins at the edge: its children are
+   * re-parented at once), at once if the reporter is the only one it feeds, else after
+   * `witnessWindowMs` unless a second report came, and has a witness probe it; the
+   * `evictionReports`-th distinct reporter evicts it, or only cuts it when every report was of
+   * silence (docs/SECURITY.md, "Polluters").
    */
   #report(
     connection: Connection,
@@ -960,6 +968,7 @@ export class TrackerCore {
       seq: message.seq,
       reporters: reporters.size,
     });
+    if (message.reason !== 'unresponsive') stream.offended.add(message.peer);
     if (reporters.size >= this.#options.evictionReports) {
       this.#evictReported(stream, target, message.peer, reporters.size);
     } else if (reporters.size === 1) {
@@ -970,11 +979,13 @@ export class TrackerCore {
         .some((child) => child !== welcomed.peerId);
       if (!witnesses) {
         this.#demote(stream, target, message.peer);
+        this.#probe(stream, target, message.peer, MAX_PROBES);
         return;
       }
       this.#clock.setTimeout(() => {
         if (stream.members.get(message.peer) === target && reporters.size === 1) {
           this.#demote(stream, target, message.peer);
+          this.#probe(stream, target, message.peer, MAX_PROBES);
         }
       }, this.#options.witnessWindowMs);
     }
@@ -1030,9 +1041,9 @@ export class TrackerCore {
   }
 
   /**
-   * A first report: the peer re-joins the topology at its edge, so it feeds no one it fed (its
-   * children, the reporter among them, are re-parented at once), and a witness probes it, so that
-   * a second reporter can decide even when the peer fed no one but its reporter.
+   * The peer re-joins the topology at its edge, so it feeds no one it fed (its children, the
+   * reporter among them, are re-parented at once). After a first report a witness then probes it
+   * (`#probe`), so that a second reporter can decide even when it fed no one but its reporter.
    */
   #demote(stream: StreamState, target: Connection, peerId: string): void {
     const uploadKbps = target.welcomed?.uploadKbps;
@@ -1042,7 +1053,6 @@ export class TrackerCore {
     );
     this.#logger.info('peer demoted after a report', { stream: stream.info.stream, peer: peerId });
     this.#publish(stream, [...removed, ...added, peerId]);
-    this.#probe(stream, target, peerId, MAX_PROBES);
   }
 
   /**
@@ -1084,6 +1094,17 @@ export class TrackerCore {
    * is banned from the stream, its connection is closed, and every member is told to drop it.
    */
   #evictReported(stream: StreamState, target: Connection, peerId: string, reporters: number): void {
+    if (!stream.offended.has(peerId)) {
+      // Reported only as silent: no proof of malice (an honest peer whose upload is swamped is
+      // silent too), so it is cut as a failed peer would be, and may join again.
+      this.#logger.warn('cutting a peer reported as unresponsive', {
+        stream: stream.info.stream,
+        peer: peerId,
+        reporters,
+      });
+      this.#drop(target, 'unresponsive');
+      return;
+    }
     const publicKey = target.welcomed?.publicKey;
     if (publicKey !== undefined) stream.banned.add(publicKey);
     this.#logger.warn('evicting a reported peer', {
