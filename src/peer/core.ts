@@ -1184,10 +1184,14 @@ export class PeerCore {
       this.#forgottenBefore = from;
     }
     if (from === null) {
-      // Nothing pushed yet: ask a neighbour for the newest chunk it announced, to start sooner.
+      // Nothing pushed yet: ask a neighbour for the newest chunk it announced, to start sooner;
+      // when every neighbour that announced it failed to send it (a silent parent), the origin.
       const newestAnnounced = this.#newestAnnounced();
       if (newestAnnounced >= 0 && !this.#requested(newestAnnounced)) {
         this.#requestFromNeighbour(newestAnnounced);
+        if (!this.#requested(newestAnnounced) && !this.#originInFlight.has(newestAnnounced)) {
+          this.#fetchFromOrigin(newestAnnounced, now);
+        }
       }
       return;
     }
