@@ -18,7 +18,7 @@ import { OriginIngestClient } from '../origin/ingest-client.js';
 import { createNodePeer } from '../peer/peer.node.js';
 import { parseLogLevel, stderrLogger } from './log.js';
 import {
-  integrityFromFlags,
+  integrityOrUsageError,
   integrityOptions,
   parseHttpUrl,
   parsePositiveInt,
@@ -78,13 +78,7 @@ export function registerBroadcastCommand(program: Command): void {
       "the broadcaster's Ed25519 key (JWK), made there on first use; the tracker must register its public key",
     );
   integrityOptions(command).action(async (options: BroadcastCommandOptions, self: Command) => {
-    let integrity: StreamIntegrity | undefined;
-    try {
-      integrity = integrityFromFlags(options);
-    } catch (error) {
-      self.error(`error: ${errorMessage(error)}`, { exitCode: 2 });
-    }
-    process.exitCode = await runBroadcast(options, integrity);
+    process.exitCode = await runBroadcast(options, integrityOrUsageError(options, self));
   });
 }
 

@@ -1,6 +1,7 @@
 /** Parsers for command-line values: each throws an error commander prints as a usage error. */
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
+import { errorMessage } from '../common/errors.js';
 import type { AdmissionOptions } from '../tracker/admission.js';
 import type { RegisteredBroadcaster } from '../tracker/core/tracker-core.js';
 import { STREAM_ID_PATTERN } from '../protocol/chunk.js';
@@ -116,6 +117,18 @@ export function integrityFromFlags(flags: IntegrityFlags): StreamIntegrity | und
     return flags.integrity === undefined ? undefined : { scheme: flags.integrity };
   }
   return { scheme: 'hmac-sha256', threshold: flags.verifyThreshold ?? 1 };
+}
+
+/** `integrityFromFlags`, or the command's usage error (exit code 2) on flags that do not fit. */
+export function integrityOrUsageError(
+  flags: IntegrityFlags,
+  command: Command,
+): StreamIntegrity | undefined {
+  try {
+    return integrityFromFlags(flags);
+  } catch (error) {
+    return command.error(`error: ${errorMessage(error)}`, { exitCode: 2 });
+  }
 }
 
 /** Adds the integrity flags to a command. */

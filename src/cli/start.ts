@@ -8,7 +8,7 @@ import { parseLogLevel, stderrLogger } from './log.js';
 import {
   admissionFromFlags,
   admissionOptions,
-  integrityFromFlags,
+  integrityOrUsageError,
   integrityOptions,
   parseDuration,
   parsePort,
@@ -76,13 +76,7 @@ export function registerStartCommand(program: Command): void {
     );
   admissionOptions(integrityOptions(command)).action(
     async (options: StartOptions, self: Command) => {
-      let integrity: StreamIntegrity | undefined;
-      try {
-        integrity = integrityFromFlags(options);
-      } catch (error) {
-        self.error(`error: ${errorMessage(error)}`, { exitCode: 2 });
-      }
-      process.exitCode = await runStart(options, integrity);
+      process.exitCode = await runStart(options, integrityOrUsageError(options, self));
     },
   );
 }
