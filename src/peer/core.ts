@@ -892,9 +892,11 @@ export class PeerCore {
         }
         const now = this.#c.clock.now();
         const perS = 1000 / (this.#info?.chunkDurationMs ?? DEFAULTS.chunkDurationMs);
+        // The burst also covers the most requests a peer keeps in flight (a backlog pulled from
+        // one holder), which is more than two seconds' worth of long chunks.
         state.requests ??= new TokenBucket(
           REQUESTS_PER_CHUNK * perS,
-          REQUEST_BURST_S * REQUESTS_PER_CHUNK * perS,
+          Math.max(REQUEST_BURST_S * REQUESTS_PER_CHUNK * perS, 2 * MAX_PEER_REQUESTS),
           now,
         );
         if (state.requests.take(now) !== 'accept') {
