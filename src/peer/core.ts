@@ -27,7 +27,7 @@ import {
   type SignatureCheck,
   type Signer,
 } from '../crypto/keys.js';
-import { encodeChunkMeta, type Chunk, type ChunkMeta } from '../protocol/chunk.js';
+import type { Chunk, ChunkMeta } from '../protocol/chunk.js';
 import {
   chunkFrames,
   decodeFrame,
@@ -1458,9 +1458,24 @@ export class PeerCore {
   }
 }
 
-/** Whether a chunk received is the one held, metadata and bytes alike. */
+/**
+ * Whether a chunk received is the one held, metadata and bytes alike (every duplicate is checked:
+ * no allocation, and relayed bytes that are the held ones are not compared again).
+ */
 function sameChunk(held: Chunk, meta: ChunkMeta, bytes: Uint8Array): boolean {
-  return equalBytes(encodeChunkMeta(held), encodeChunkMeta(meta)) && equalBytes(held.bytes, bytes);
+  return (
+    held.rendition === meta.rendition &&
+    held.seq === meta.seq &&
+    held.segment === meta.segment &&
+    held.index === meta.index &&
+    held.mediaTimeMs === meta.mediaTimeMs &&
+    held.durationMs === meta.durationMs &&
+    held.captureTimeMs === meta.captureTimeMs &&
+    held.byteLength === meta.byteLength &&
+    equalBytes(held.digest, meta.digest) &&
+    equalBytes(held.signature, meta.signature) &&
+    (held.bytes === bytes || equalBytes(held.bytes, bytes))
+  );
 }
 
 /** A one-chunk HAVE: 17 bytes. */

@@ -979,13 +979,11 @@ export class TrackerCore {
         .some((child) => child !== welcomed.peerId);
       if (!witnesses) {
         this.#demote(stream, target, message.peer);
-        this.#probe(stream, target, message.peer, MAX_PROBES);
         return;
       }
       this.#clock.setTimeout(() => {
         if (stream.members.get(message.peer) === target && reporters.size === 1) {
           this.#demote(stream, target, message.peer);
-          this.#probe(stream, target, message.peer, MAX_PROBES);
         }
       }, this.#options.witnessWindowMs);
     }
@@ -1041,8 +1039,8 @@ export class TrackerCore {
   }
 
   /**
-   * The peer re-joins the topology at its edge, so it feeds no one it fed (its children, the
-   * reporter among them, are re-parented at once). After a first report a witness then probes it
+   * A first report: the peer re-joins the topology at its edge, so it feeds no one it fed (its
+   * children, the reporter among them, are re-parented at once), and a witness probes it
    * (`#probe`), so that a second reporter can decide even when it fed no one but its reporter.
    */
   #demote(stream: StreamState, target: Connection, peerId: string): void {
@@ -1053,6 +1051,7 @@ export class TrackerCore {
     );
     this.#logger.info('peer demoted after a report', { stream: stream.info.stream, peer: peerId });
     this.#publish(stream, [...removed, ...added, peerId]);
+    this.#probe(stream, target, peerId, MAX_PROBES);
   }
 
   /**
