@@ -106,6 +106,8 @@ async function runBroadcast(
     originUrl: options.origin,
     bitrateKbps: options.videoKbps + DEFAULTS.synthetic.audioKbps,
     ...(integrity === undefined ? {} : { integrity }),
+    // ffmpeg starts after this: every chunk is captured later.
+    epochMs: clock.now(),
   };
   const ingest = new OriginIngestClient({ clock, logger }, { originUrl: options.origin, secret });
   ingest.publishStream({

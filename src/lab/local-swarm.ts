@@ -308,6 +308,8 @@ export class LocalSwarm {
       originUrl,
       bitrateKbps: o.videoKbps + DEFAULTS.synthetic.audioKbps,
       ...(o.integrity === undefined ? {} : { integrity: o.integrity }),
+      // ffmpeg starts after this: every chunk is captured later.
+      epochMs: clock.now(),
     };
     const originStream = store.createStream({
       stream: o.stream,

@@ -822,14 +822,22 @@ export class PeerCore {
     try {
       this.#onFrame(state, decodeFrame(data), data);
     } catch (error) {
-      if (!(error instanceof SwarmcastError)) throw error;
-      this.#log.warn('closing a link that broke the protocol', {
-        remoteId: link.remoteId,
-        error: error.message,
-      });
-      if (state.greeted) this.#report(link.remoteId, 'protocol-violation');
-      link.close();
+      this.#brokeProtocol(state, error);
     }
+  }
+
+  /**
+   * Closes the link of `state` on a frame that broke the protocol (`error`, a SwarmcastError;
+   * anything else is a bug and rethrown), and reports its peer if it proved who it is.
+   */
+  #brokeProtocol(state: PeerLinkState, error: unknown): void {
+    if (!(error instanceof SwarmcastError)) throw error;
+    this.#log.warn('closing a link that broke the protocol', {
+      remoteId: state.remoteId,
+      error: error.message,
+    });
+    if (state.greeted) this.#report(state.remoteId, 'protocol-violation');
+    state.link.close();
   }
 
   /** Handles a frame from `state`'s link; `message` is the one it was decoded from, if known. */
@@ -971,12 +979,7 @@ export class PeerCore {
         try {
           for (const frame of held) this.#onFrame(state, frame);
         } catch (error) {
-          if (!(error instanceof SwarmcastError)) throw error;
-          this.#log.warn('closing a link that broke the protocol', {
-            remoteId: state.remoteId,
-            error: error.message,
-          });
-          state.link.close();
+          this.#brokeProtocol(state, error);
         }
       },
       (error: unknown) => {
@@ -1129,15 +1132,20 @@ export class PeerCore {
 
   /**
    * Whether `seq` cannot have been published yet: beyond the live edge estimated from the newest
-   * chunk held (its seq plus the chunks captured since), by more than `HAVE_AHEAD_SLACK_MS` (room
-   * for the broadcaster's clock to be off ours). False before any chunk is held.
+   * chunk held (its seq plus the chunks captured since), or before any is held from the stream's
+   * epoch (no chunk `n` is captured before `epochMs + n × chunkDurationMs`), by more than
+   * `HAVE_AHEAD_SLACK_MS` (room for the broadcaster's clock to be off ours). False when neither
+   * is known.
    */
   #beyondLive(seq: number): boolean {
-    const newest = this.#store.newest;
     const info = this.#info;
-    if (newest === undefined || info === undefined) return false;
-    const sinceMs = this.#c.clock.now() - newest.captureTimeMs + HAVE_AHEAD_SLACK_MS;
-    return seq > newest.seq + Math.ceil(sinceMs / info.chunkDurationMs);
+    if (info === undefined) return false;
+    const newest = this.#store.newest;
+    const fromSeq = newest?.seq ?? 0;
+    const fromMs = newest?.captureTimeMs ?? info.epochMs;
+    if (fromMs === undefined) return false;
+    const sinceMs = this.#c.clock.now() - fromMs + HAVE_AHEAD_SLACK_MS;
+    return seq > fromSeq + Math.ceil(sinceMs / info.chunkDurationMs);
   }
 
   #send(state: PeerLinkState, chunk: Chunk, requestId: number): void {

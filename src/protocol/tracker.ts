@@ -90,6 +90,13 @@ export const streamInfoSchema = z.strictObject({
   bitrateKbps: kbps.min(1).optional(),
   /** How chunks are authenticated. Absent: `{ scheme: 'ed25519' }`. */
   integrity: streamIntegritySchema.optional(),
+  /**
+   * The broadcaster's clock (ms since the Unix epoch) before its first chunk: no chunk `n` is
+   * captured before `epochMs + n × chunkDurationMs`. A peer that holds no chunk yet uses it to
+   * tell a possession map announcing chunks not yet published. Absent: no such check until the
+   * peer holds a chunk.
+   */
+  epochMs: z.number().int().min(0).optional(),
 });
 export type StreamInfo = z.infer<typeof streamInfoSchema>;
 

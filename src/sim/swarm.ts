@@ -229,6 +229,8 @@ export class SimSwarm {
       segmentDurationMs: o.segmentDurationMs,
       bitrateKbps: o.bitrateKbps,
       originUrl: 'http://origin.sim/',
+      // The source starts in `run()`, later: every chunk is captured after this.
+      epochMs: clock.now(),
     };
     this.#broadcaster = new PeerCore(
       {

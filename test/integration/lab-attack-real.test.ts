@@ -1,7 +1,8 @@
 /**
- * `swarmcast lab attack --mode real`, short: one corrupt polluter (started first, next to the
- * broadcaster) among 10 honest viewer processes over real WebRTC on loopback, and its baseline.
- * The honest viewers' verified and sent chunks are audited against what the broadcaster published.
+ * `swarmcast lab attack --mode real`, short: one polluter (started first, next to the broadcaster)
+ * among 10 honest viewer processes over real WebRTC on loopback, and its baseline; a corrupt one,
+ * then one with fake possession maps. The honest viewers' verified and sent chunks are audited
+ * against what the broadcaster published.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,8 +23,8 @@ afterEach(async () => {
 
 describe('swarmcast lab attack --mode real', () => {
   it(
-    'runs a corrupt polluter among 10 honest viewer processes and a baseline: no bad chunk played or relayed, and the record holds every field',
-    { timeout: 150_000 },
+    'runs a corrupt polluter among 10 honest viewer processes and a baseline: no bad chunk played or relayed, and the record holds every field; a fake-have polluter is evicted within 10 s and every honest viewer plays',
+    { timeout: 240_000 },
     async () => {
       const dir = await mkdtemp(join(tmpdir(), 'swarmcast-lab-real-'));
       cleanups.push(() => rm(dir, { recursive: true, force: true }));
@@ -34,7 +35,7 @@ describe('swarmcast lab attack --mode real', () => {
         {
           ...REAL_ATTACK_LAB_DEFAULTS,
           peers: PEERS,
-          attacks: ['corrupt'],
+          attacks: ['corrupt', 'fake-have'],
           durationMs: DURATION_MS,
         },
       );
@@ -46,8 +47,8 @@ describe('swarmcast lab attack --mode real', () => {
 
       const file = join(dir, 'real.json');
       await writeAttackJson(file, records);
-      const [record] = JSON.parse(await readFile(file, 'utf8')) as AttackRecord[];
-      if (record === undefined) throw new Error('no record');
+      const [record, fakeHave] = JSON.parse(await readFile(file, 'utf8')) as AttackRecord[];
+      if (record === undefined || fakeHave === undefined) throw new Error('no record');
       expect(record).toMatchObject({
         mode: 'real',
         attack: 'corrupt',
@@ -83,6 +84,17 @@ describe('swarmcast lab attack --mode real', () => {
       expect(
         attackReport(records, { title: 'real', command: 'swarmcast lab attack', setup: '' }),
       ).toContain(`| corrupt | ${String(PEERS)} | 1 | 1 | 0 / `);
+
+      // Its first fake map goes out before anyone holds a chunk to judge it by: the stream's
+      // epoch does, and the polluter is gone long before the run ends, every honest viewer playing.
+      expect(fakeHave).toMatchObject({
+        attack: 'fake-have',
+        badChunksPlayed: 0,
+        pollutersActive: 1,
+      });
+      expect(fakeHave.pollutersEvicted).toBe(1);
+      expect(fakeHave.evictionMsMax).toBeLessThanOrEqual(10_000);
+      expect(placements[1]).toMatchObject({ honestNotPlaying: 0, honestRemoved: 0 });
     },
   );
 });

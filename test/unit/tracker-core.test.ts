@@ -895,6 +895,24 @@ describe('TrackerCore reports and eviction', { timeout: TIMEOUT_MS }, () => {
     expect(r.closed).toBe('evicted');
   });
 
+  it('a peer reported before any other viewer joined is probed by the first one that joins', () => {
+    const t = setup(TREE);
+    const b = t.broadcaster();
+    const r = t.viewer();
+    for (const client of [b, r]) client.take();
+    // Its first link is to the broadcaster, whose report leaves no one to witness it yet.
+    b.send({ type: 'report', peer: r.peerId, reason: 'protocol-violation' });
+    t.runFor(3000, [b, r]);
+    const w = t.viewer();
+    const clients = [b, r, w];
+    const probesOf = (client: FakeClient) =>
+      client.take().filter((m) => m.type === 'probe' && m.peer === r.peerId).length;
+    t.runFor(1000, clients);
+    expect(clients.map(probesOf)).toEqual([0, 0, 1]);
+    w.send({ type: 'report', peer: r.peerId, reason: 'protocol-violation' });
+    expect(r.closed).toBe('evicted');
+  });
+
   it('two reports of silence only cut the peer, without banning its key or revoking it', () => {
     const t = relayWithTwoChildren();
     t.a.send({ type: 'report', peer: t.r.peerId, reason: 'unresponsive' });

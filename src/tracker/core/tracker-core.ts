@@ -66,6 +66,8 @@ export const TRACKER_DEFAULTS = {
 const MAX_PROBES = 2;
 /** A probe that brought no second report is followed by another witness's after this long. */
 const PROBE_RETRY_MS = 5000;
+/** How often a peer reported when there was no member to probe it looks for one again. */
+const PROBE_WAIT_MS = 1000;
 /** Bytes of randomness in a peer id: 12 bytes are 16 base64url characters. */
 const PEER_ID_BYTES = 12;
 /** Draws of a fresh peer id before giving up (a repeat means the Random is broken). */
@@ -1057,7 +1059,8 @@ export class TrackerCore {
   /**
    * Asks a member that has not reported `peerId` to probe it (link to it, ask it for chunks it
    * announces, and report it if what comes is bad or nothing comes). While it stays reported once,
-   * another witness is asked `PROBE_RETRY_MS` later, `probes` times in all.
+   * another witness is asked `PROBE_RETRY_MS` later, `probes` times in all. With no member to ask
+   * (the peer was reported before anyone else joined), the first one within `PROBE_WAIT_MS` is.
    */
   #probe(stream: StreamState, target: Connection, peerId: string, probes: number): void {
     const reporters = stream.reports.get(peerId);
@@ -1070,7 +1073,10 @@ export class TrackerCore {
         !member.probing.has(peerId),
     );
     const witness = witnesses[this.#random.int(witnesses.length)];
-    if (witness === undefined) return;
+    if (witness === undefined) {
+      this.#probeLater(stream, target, peerId, probes, PROBE_WAIT_MS);
+      return;
+    }
     const [witnessId, connection] = witness;
     const now = this.#clock.now();
     for (const [id, askedAtMs] of connection.probing) {
@@ -1083,9 +1089,20 @@ export class TrackerCore {
       witness: witnessId,
     });
     connection.send({ type: 'probe', peer: peerId });
+    this.#probeLater(stream, target, peerId, probes - 1, PROBE_RETRY_MS);
+  }
+
+  /** `#probe` after `delayMs`, if `peerId` is still reported once then. */
+  #probeLater(
+    stream: StreamState,
+    target: Connection,
+    peerId: string,
+    probes: number,
+    delayMs: number,
+  ): void {
     this.#clock.setTimeout(() => {
-      if (stream.reports.get(peerId)?.size === 1) this.#probe(stream, target, peerId, probes - 1);
-    }, PROBE_RETRY_MS);
+      if (stream.reports.get(peerId)?.size === 1) this.#probe(stream, target, peerId, probes);
+    }, delayMs);
   }
 
   /**
