@@ -62,8 +62,8 @@ describe('swarmcast lab attack --mode real', () => {
       // The audit covered real traffic: every honest viewer verified chunks, and relayed some.
       expect(record.chunksChecked).toBeGreaterThan((PEERS - 1) * 10);
       expect(record.chunksSentChecked).toBeGreaterThan(0);
-      // The polluter sat where it relayed to honest viewers, who rejected what it sent.
-      expect(placements[0]?.polluterChildrenMax[0]).toBeGreaterThan(0);
+      // The polluter relayed to honest viewers, who rejected what it sent. (Its children, sampled
+      // from its once-a-second reports, may show none: it can be gone within the second.)
       expect(record.chunksRejected).toBeGreaterThan(0);
       expect(record.evictionMs).toHaveLength(1);
       expect(record.pollutersEvicted).toBe(record.evictionMs.filter((ms) => ms !== null).length);
