@@ -26,6 +26,11 @@ export class ChunkStore {
     this.#windowChunks = Math.max(1, Math.min(windowChunks, MAX_HAVE_CHUNKS));
   }
 
+  /** How many of the newest seqs it keeps. */
+  get windowChunks(): number {
+    return this.#windowChunks;
+  }
+
   /** The highest seq held or ever held; -1 before the first. */
   get newestSeq(): number {
     return this.#newest;

@@ -283,10 +283,13 @@ export class PeerCore {
   readonly #verifying = new Set<number>();
   /** Per-chunk bookkeeping below this seq is gone (see `#forgetBefore`). */
   #forgottenBefore = 0;
-  /** A pushed chunk's frames, encoded once for all children. */
-  readonly #pushFrames = new WeakMap<Chunk, Uint8Array[]>();
-  /** The DATA messages a received chunk came in, relayed as they are (see `#framesOf`). */
-  readonly #receivedData = new WeakMap<Chunk, readonly Uint8Array[]>();
+  /**
+   * The frames of the chunks received or held (see `#framesOf`), in a ring indexed by seq: a slot
+   * keeps the last chunk of the seqs that fall in it, checked against the chunk asked for. At least
+   * as large as the store's window, so that the chunks held never share a slot (a map keyed by
+   * chunk or seq costs more than the rest of a chunk's bookkeeping).
+   */
+  #chunkFrames: (ChunkFrames | undefined)[] = [undefined];
   /** Holders that answered ABSENT or timed out, per seq, so the next try goes elsewhere. */
   readonly #triedHolders = new Map<number, Set<string>>();
   #store: ChunkStore;
@@ -613,6 +616,7 @@ export class PeerCore {
   #setInfo(info: StreamInfo, streamKey?: string): void {
     this.#info = info;
     this.#store = new ChunkStore(Math.ceil(this.#o.peerWindowMs / info.chunkDurationMs));
+    this.#chunkFrames = new Array<undefined>(2 ** Math.ceil(Math.log2(this.#store.windowChunks)));
     if (this.#o.role === 'viewer') {
       // Startup delay counts from start(), not from when the stream info arrived.
       this.#playback = new PlaybackModel(
@@ -842,7 +846,8 @@ export class PeerCore {
 
   /** Handles a frame from `state`'s link; `message` is the one it was decoded from, if known. */
   #onFrame(state: PeerLinkState, frame: Frame, message?: Uint8Array): void {
-    const held = this.#greeting.get(state);
+    // A greeted link is not being checked (`#checkCredential` clears `greeted` while it checks).
+    const held = state.greeted ? undefined : this.#greeting.get(state);
     if (held !== undefined) {
       if (frame.type === FrameType.Hello || held.length >= MAX_FRAMES_BEFORE_GREETING) {
         throw new SwarmcastError('malformed-frame', 'too many frames before the HELLO check');
@@ -882,7 +887,7 @@ export class PeerCore {
         return;
       }
       case FrameType.Chunk:
-        state.beginChunk(frame.meta, frame.requestId);
+        state.beginChunk(frame.meta, frame.requestId, message);
         state.lastChunkAtMs = this.#c.clock.now();
         state.answers++;
         return;
@@ -1018,7 +1023,14 @@ export class PeerCore {
       return;
     }
     const chunk = chunkOf(meta, bytes);
-    if (received.dataFrames !== undefined) this.#receivedData.set(chunk, received.dataFrames);
+    if (received.dataFrames !== undefined) {
+      this.#chunkFrames[meta.seq & (this.#chunkFrames.length - 1)] = {
+        chunk,
+        data: received.dataFrames,
+        chunkFrame: received.chunkFrame,
+        push: undefined,
+      };
+    }
     void this.#verifyAndAccept(chunk, 'peer', state.remoteId);
   }
 
@@ -1160,17 +1172,28 @@ export class PeerCore {
   /**
    * A chunk's frames: its CHUNK frame for `requestId` (0: a push), then its DATA frames, which
    * carry no request id and so are the same for every push and answer. They are encoded once per
-   * chunk, or are the DATA messages the chunk came in: relaying a chunk then copies nothing.
+   * chunk, or are the messages the chunk came in (its CHUNK message too when it was a push):
+   * relaying a chunk then copies and encodes nothing.
    */
   #framesOf(chunk: Chunk, requestId: number): Uint8Array[] {
-    let push = this.#pushFrames.get(chunk);
+    const slot = chunk.seq & (this.#chunkFrames.length - 1);
+    let frames = this.#chunkFrames[slot];
+    if (frames?.chunk !== chunk) {
+      frames = { chunk, data: undefined, chunkFrame: undefined, push: undefined };
+      this.#chunkFrames[slot] = frames;
+    }
+    let push = frames.push;
     if (push === undefined) {
-      const data = this.#receivedData.get(chunk);
+      const data = frames.data;
       push =
         data === undefined
           ? chunkFrames(0, chunk, chunk.bytes)
-          : [encodeFrame({ type: FrameType.Chunk, requestId: 0, meta: chunk }), ...data];
-      this.#pushFrames.set(chunk, push);
+          : [
+              frames.chunkFrame ??
+                encodeFrame({ type: FrameType.Chunk, requestId: 0, meta: chunk }),
+              ...data,
+            ];
+      frames.push = push;
     }
     if (requestId === 0) return push;
     return [encodeFrame({ type: FrameType.Chunk, requestId, meta: chunk }), ...push.slice(1)];
@@ -1180,9 +1203,12 @@ export class PeerCore {
 
   #tick(): void {
     const now = this.#c.clock.now();
-    for (const remoteId of this.#probes.keys()) {
-      const state = this.#links.get(remoteId);
-      if (state !== undefined) this.#askProbed(state);
+    // Most ticks probe no one: no iterator for them.
+    if (this.#probes.size > 0) {
+      for (const remoteId of this.#probes.keys()) {
+        const state = this.#links.get(remoteId);
+        if (state !== undefined) this.#askProbed(state);
+      }
     }
     const playback = this.#playback;
     if (playback === undefined) return;
@@ -1326,8 +1352,13 @@ export class PeerCore {
 
   /** Drops per-chunk bookkeeping for chunks behind the playhead. */
   #forgetBefore(seq: number): void {
-    for (const key of this.#originLastTry.keys()) if (key < seq) this.#originLastTry.delete(key);
-    for (const key of this.#triedHolders.keys()) if (key < seq) this.#triedHolders.delete(key);
+    // Mostly both are empty: no iterator for them.
+    if (this.#originLastTry.size > 0) {
+      for (const key of this.#originLastTry.keys()) if (key < seq) this.#originLastTry.delete(key);
+    }
+    if (this.#triedHolders.size > 0) {
+      for (const key of this.#triedHolders.keys()) if (key < seq) this.#triedHolders.delete(key);
+    }
   }
 
   #beingReceived(seq: number): boolean {
@@ -1468,7 +1499,8 @@ export class PeerCore {
 
 /**
  * Whether a chunk received is the one held, metadata and bytes alike (every duplicate is checked:
- * no allocation, and relayed bytes that are the held ones are not compared again).
+ * no allocation, and relayed bytes that are the held ones, in the same memory, are not compared
+ * again).
  */
 function sameChunk(held: Chunk, meta: ChunkMeta, bytes: Uint8Array): boolean {
   return (
@@ -1482,8 +1514,24 @@ function sameChunk(held: Chunk, meta: ChunkMeta, bytes: Uint8Array): boolean {
     held.byteLength === meta.byteLength &&
     equalBytes(held.digest, meta.digest) &&
     equalBytes(held.signature, meta.signature) &&
-    (held.bytes === bytes || equalBytes(held.bytes, bytes))
+    (sameMemory(held.bytes, bytes) || equalBytes(held.bytes, bytes))
   );
+}
+
+/** Whether two views show the same bytes of one memory (each peer decodes a view of its own). */
+function sameMemory(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
+}
+
+/** The frames of one chunk (see `PeerCore.#framesOf`). */
+interface ChunkFrames {
+  readonly chunk: Chunk;
+  /** The DATA messages it came in, when they can be relayed as they are. */
+  readonly data: readonly Uint8Array[] | undefined;
+  /** The CHUNK message it came in with them, when it can be relayed as it is (a push). */
+  readonly chunkFrame: Uint8Array | undefined;
+  /** Its CHUNK frame with no request id then its DATA frames: encoded once for all children. */
+  push: Uint8Array[] | undefined;
 }
 
 /** A one-chunk HAVE: 17 bytes. */

@@ -1,7 +1,13 @@
 import { ProtocolError } from '../common/errors.js';
 import type { TokenBucket } from '../common/token-bucket.js';
 import type { ChunkMeta } from '../protocol/chunk.js';
-import { encodeFrame, FRAME_HEADER_BYTES, FrameType, MAX_DATA_BYTES } from '../protocol/frames.js';
+import {
+  CHUNK_FRAME_BYTES,
+  FRAME_HEADER_BYTES,
+  FrameType,
+  hasPushHeader,
+  MAX_DATA_BYTES,
+} from '../protocol/frames.js';
 import type { Link } from '../transport/types.js';
 
 /**
@@ -27,6 +33,8 @@ export const MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 interface Assembly {
   readonly meta: ChunkMeta;
   readonly requestId: number;
+  /** Its CHUNK message, when it is the push frame `encodeFrame` makes of `meta`. */
+  readonly chunkFrame: Uint8Array | undefined;
   readonly parts: Uint8Array[];
   /** The messages of `parts` while each is the DATA frame `encodeFrame` makes of its part. */
   frames: Uint8Array[] | undefined;
@@ -52,64 +60,136 @@ export interface ReceivedChunk {
    * makes of it (so they can be relayed as they are).
    */
   readonly dataFrames?: readonly Uint8Array[];
+  /** Its CHUNK message, when it is the push frame `chunkFrames` makes (so can be relayed too). */
+  readonly chunkFrame?: Uint8Array;
 }
 
-const NO_BYTES = new Uint8Array(0);
 /** Sent frames a send queue keeps before dropping them from its front. */
 const SENT_KEPT = 256;
 
+/** Seqs the ring of a `HeldSeqs` covers: well over a window of chunks (240 in the lab). */
+const RING_SEQS = 1024;
+const RING_MASK = RING_SEQS - 1;
+
 /**
- * A set of seqs (in the order they were added, as a `Set`'s) that drops those at or below a
- * point moving up (chunks leaving a window) in time proportional to how far it moved, not to the
- * set's size: a peer moves its window at every new chunk, on every link.
+ * A set of seqs (what a remote holds) that drops those at or below a point moving up (chunks
+ * leaving a window) in time proportional to how far it moved, not to the set's size: a peer moves
+ * its window at every new chunk, on every link. The seqs near the newest are bits of a ring (no
+ * hashing, no table to grow and shrink: a peer adds and drops several seqs per chunk, per link);
+ * the others (old HAVE bits, late copies) are in a set. Iterates in no particular order.
  */
 export class HeldSeqs implements Iterable<number> {
-  readonly #seqs = new Set<number>();
-  /** `forgetThrough` dropped every seq at or below this, but those in `#late`. */
+  /**
+   * Bit `seq & RING_MASK` tells whether `seq` is held, for `#low <= seq < #low + RING_SEQS` and
+   * `seq > #forgottenThrough` (a seq is in the ring or in `#others`, never both).
+   */
+  readonly #ring = new Uint32Array(RING_SEQS / 32);
+  #low = 0;
+  /** Seqs held that the ring does not cover, or at or below `#forgottenThrough` (added late). */
+  readonly #others = new Set<number>();
+  #size = 0;
+  /** `forgetThrough` dropped every seq at or below this, but those added since (in `#others`). */
   #forgottenThrough = Number.NEGATIVE_INFINITY;
-  /** Seqs added at or below `#forgottenThrough` since (old HAVE bits, late copies). */
-  #late: number[] = [];
 
   get size(): number {
-    return this.#seqs.size;
+    return this.#size;
   }
 
   has(seq: number): boolean {
-    return this.#seqs.has(seq);
+    return (
+      (this.#inRing(seq) && this.#bit(seq)) || (this.#others.size > 0 && this.#others.has(seq))
+    );
   }
 
   add(seq: number): void {
-    if (seq <= this.#forgottenThrough) this.#late.push(seq);
-    this.#seqs.add(seq);
+    if (seq > this.#forgottenThrough && seq >= this.#low + RING_SEQS) {
+      this.#moveUp(seq - RING_SEQS + 1);
+    }
+    if (seq > this.#forgottenThrough && this.#inRing(seq)) {
+      if (this.#bit(seq)) return;
+      this.#ring[(seq & RING_MASK) >>> 5] = (this.#ring[(seq & RING_MASK) >>> 5] ?? 0) | bitOf(seq);
+      this.#size++;
+    } else if (!this.#others.has(seq)) {
+      this.#others.add(seq);
+      this.#size++;
+    }
   }
 
   delete(seq: number): void {
-    this.#seqs.delete(seq);
+    if (this.#inRing(seq) && this.#bit(seq)) this.#clear(seq);
+    else if (this.#others.size > 0 && this.#others.delete(seq)) this.#size--;
   }
 
-  [Symbol.iterator](): IterableIterator<number> {
-    return this.#seqs.values();
+  *[Symbol.iterator](): IterableIterator<number> {
+    for (let word = 0; word < this.#ring.length; word++) {
+      const bits = this.#ring[word] ?? 0;
+      if (bits === 0) continue;
+      for (let b = 0; b < 32; b++) {
+        if ((bits & (1 << b)) !== 0) {
+          yield this.#low + ((word * 32 + b - (this.#low & RING_MASK)) & RING_MASK);
+        }
+      }
+    }
+    yield* this.#others;
   }
 
   /** Drops every seq at or below `last`. */
   forgetThrough(last: number): void {
-    const seqs = this.#seqs;
     if (last > this.#forgottenThrough) {
-      if (last - this.#forgottenThrough > seqs.size) {
-        for (const seq of seqs) if (seq <= last) seqs.delete(seq);
-      } else {
-        for (let seq = this.#forgottenThrough + 1; seq <= last; seq++) seqs.delete(seq);
+      const to = Math.min(last, this.#low + RING_SEQS - 1);
+      for (let seq = Math.max(this.#forgottenThrough + 1, this.#low); seq <= to; seq++) {
+        if (this.#bit(seq)) this.#clear(seq);
       }
       this.#forgottenThrough = last;
     }
-    if (this.#late.length === 0) return;
-    const kept: number[] = [];
-    for (const seq of this.#late) {
-      if (seq <= last) seqs.delete(seq);
-      else kept.push(seq);
+    if (this.#others.size === 0) return;
+    for (const seq of this.#others) {
+      if (seq <= last) {
+        this.#others.delete(seq);
+        this.#size--;
+      }
     }
-    this.#late = kept;
   }
+
+  #inRing(seq: number): boolean {
+    return seq >= this.#low && seq < this.#low + RING_SEQS;
+  }
+
+  #bit(seq: number): boolean {
+    return ((this.#ring[(seq & RING_MASK) >>> 5] ?? 0) & bitOf(seq)) !== 0;
+  }
+
+  #clear(seq: number): void {
+    this.#ring[(seq & RING_MASK) >>> 5] = (this.#ring[(seq & RING_MASK) >>> 5] ?? 0) & ~bitOf(seq);
+    this.#size--;
+  }
+
+  /** Moves the ring up to start at `low`: the seqs it no longer covers go to `#others`. */
+  #moveUp(low: number): void {
+    if (low - this.#low >= RING_SEQS) {
+      for (const seq of [...this]) {
+        if (this.#inRing(seq)) {
+          this.#clear(seq);
+          this.#others.add(seq);
+          this.#size++;
+        }
+      }
+    } else {
+      for (let seq = this.#low; seq < low; seq++) {
+        if (this.#bit(seq)) {
+          this.#clear(seq);
+          this.#others.add(seq);
+          this.#size++;
+        }
+      }
+    }
+    this.#low = low;
+  }
+}
+
+/** The bit of `seq` in its word of a `HeldSeqs` ring. */
+function bitOf(seq: number): number {
+  return 1 << (seq & 31);
 }
 
 /**
@@ -166,8 +246,11 @@ export class PeerLinkState {
     return this.#assemblies.has(seq);
   }
 
-  /** Starts receiving a chunk announced by a CHUNK frame. */
-  beginChunk(meta: ChunkMeta, requestId: number): void {
+  /**
+   * Starts receiving a chunk announced by a CHUNK frame (`message`: the message it was decoded
+   * from, if known).
+   */
+  beginChunk(meta: ChunkMeta, requestId: number, message?: Uint8Array): void {
     if (this.#assemblies.has(meta.seq)) {
       throw new ProtocolError('malformed-frame', `chunk ${meta.seq} announced twice`);
     }
@@ -177,7 +260,22 @@ export class PeerLinkState {
         `more than ${MAX_CHUNKS_IN_FLIGHT} chunks open at once`,
       );
     }
-    this.#assemblies.set(meta.seq, { meta, requestId, parts: [], frames: [], received: 0 });
+    // A decoded CHUNK payload is the one `encodeFrame` writes for its metadata: only the header
+    // may differ from the push frame.
+    const chunkFrame =
+      requestId === 0 &&
+      message?.byteLength === CHUNK_FRAME_BYTES &&
+      hasPushHeader(message, FrameType.Chunk, meta.seq, 0)
+        ? message
+        : undefined;
+    this.#assemblies.set(meta.seq, {
+      meta,
+      requestId,
+      chunkFrame,
+      parts: [],
+      frames: [],
+      received: 0,
+    });
   }
 
   /**
@@ -209,11 +307,12 @@ export class PeerLinkState {
     assembly.received += bytes.byteLength;
     if (assembly.received < meta.byteLength) return undefined;
     this.#assemblies.delete(seq);
-    const { requestId, parts, frames } = assembly;
+    const { requestId, parts, frames, chunkFrame } = assembly;
     const whole = parts.length === 1 ? bytes : assembledBytes(meta.byteLength, parts, frames);
-    return frames === undefined
-      ? { meta, requestId, bytes: whole }
-      : { meta, requestId, bytes: whole, dataFrames: frames };
+    if (frames === undefined) return { meta, requestId, bytes: whole };
+    return chunkFrame === undefined
+      ? { meta, requestId, bytes: whole, dataFrames: frames }
+      : { meta, requestId, bytes: whole, dataFrames: frames, chunkFrame };
   }
 
   /** Queues frames and sends as many as the channel takes below `highWaterBytes`. */
@@ -279,9 +378,7 @@ function isEncodedData(
   ) {
     return false;
   }
-  const header = encodeFrame({ type: FrameType.Data, seq, offset, bytes: NO_BYTES });
-  for (let i = 0; i < FRAME_HEADER_BYTES; i++) if (message[i] !== header[i]) return false;
-  return true;
+  return hasPushHeader(message, FrameType.Data, seq, offset);
 }
 
 /**

@@ -62,23 +62,55 @@ export function writeChunkMeta(out: Uint8Array, offset: number, meta: ChunkMeta)
   out.set(meta.signature, offset + 35 + DIGEST_BYTES);
 }
 
-/** Parses `encodeChunkMeta`'s output; throws `ProtocolError` on anything else. */
+/** Writes `value` as a big-endian u32 at `at` (modulo 2^32, as `DataView.setUint32`). */
+export function writeUint32(out: Uint8Array, at: number, value: number): void {
+  out[at] = value >>> 24;
+  out[at + 1] = value >>> 16;
+  out[at + 2] = value >>> 8;
+  out[at + 3] = value;
+}
+
+/** The big-endian u32 at `at`. */
+export function readUint32(bytes: Uint8Array, at: number): number {
+  return (
+    (((bytes[at] ?? 0) << 24) |
+      ((bytes[at + 1] ?? 0) << 16) |
+      ((bytes[at + 2] ?? 0) << 8) |
+      (bytes[at + 3] ?? 0)) >>>
+    0
+  );
+}
+
+/** Eight bytes through which big-endian doubles are read without a DataView per read. */
+const FLOAT64 = new DataView(new ArrayBuffer(8));
+
+/** The big-endian float64 at `at`. */
+function readFloat64(bytes: Uint8Array, at: number): number {
+  for (let i = 0; i < 8; i++) FLOAT64.setUint8(i, bytes[at + i] ?? 0);
+  return FLOAT64.getFloat64(0);
+}
+
+/**
+ * Parses `encodeChunkMeta`'s output; throws `ProtocolError` on anything else. The digest and the
+ * signature are views of `bytes`, not copies (a peer decodes a CHUNK frame per chunk it receives;
+ * no transport reuses a received message's memory).
+ */
 export function decodeChunkMeta(bytes: Uint8Array, offset = 0): ChunkMeta {
   if (bytes.byteLength - offset < CHUNK_META_BYTES) {
     throw new ProtocolError('malformed-frame', 'chunk metadata truncated');
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, CHUNK_META_BYTES);
+  // Read byte by byte: a DataView per chunk received costs more than the reads.
   const meta: ChunkMeta = {
-    rendition: view.getUint8(0),
-    seq: view.getUint32(1),
-    segment: view.getUint32(5),
-    index: view.getUint16(9),
-    mediaTimeMs: view.getFloat64(11),
-    durationMs: view.getUint32(19),
-    captureTimeMs: view.getFloat64(23),
-    byteLength: view.getUint32(31),
-    digest: bytes.slice(offset + 35, offset + 35 + DIGEST_BYTES),
-    signature: bytes.slice(offset + 35 + DIGEST_BYTES, offset + CHUNK_META_BYTES),
+    rendition: bytes[offset] ?? 0,
+    seq: readUint32(bytes, offset + 1),
+    segment: readUint32(bytes, offset + 5),
+    index: ((bytes[offset + 9] ?? 0) << 8) | (bytes[offset + 10] ?? 0),
+    mediaTimeMs: readFloat64(bytes, offset + 11),
+    durationMs: readUint32(bytes, offset + 19),
+    captureTimeMs: readFloat64(bytes, offset + 23),
+    byteLength: readUint32(bytes, offset + 31),
+    digest: bytes.subarray(offset + 35, offset + 35 + DIGEST_BYTES),
+    signature: bytes.subarray(offset + 35 + DIGEST_BYTES, offset + CHUNK_META_BYTES),
   };
   if (!Number.isFinite(meta.mediaTimeMs) || meta.mediaTimeMs < 0) {
     throw new ProtocolError('malformed-frame', 'chunk media time is not a finite time');
@@ -102,7 +134,8 @@ export function encodeChunk(chunk: Chunk): Uint8Array {
 
 /** Parses `encodeChunk`'s output; throws `ProtocolError` if the length disagrees. */
 export function decodeChunk(bytes: Uint8Array): Chunk {
-  const meta = decodeChunkMeta(bytes);
+  // A copy of the metadata: its digest and signature views must not hold the whole body.
+  const meta = decodeChunkMeta(bytes.slice(0, CHUNK_META_BYTES));
   if (bytes.byteLength !== CHUNK_META_BYTES + meta.byteLength) {
     throw new ProtocolError(
       'malformed-frame',

@@ -6,12 +6,21 @@
  */
 import { ProtocolError } from '../common/errors.js';
 import { MAX_CREDENTIAL_CHARS } from '../crypto/credentials.js';
-import { CHUNK_META_BYTES, decodeChunkMeta, writeChunkMeta, type ChunkMeta } from './chunk.js';
+import {
+  CHUNK_META_BYTES,
+  decodeChunkMeta,
+  readUint32,
+  writeChunkMeta,
+  writeUint32,
+  type ChunkMeta,
+} from './chunk.js';
 
 export const PEER_PROTOCOL_VERSION = 1;
 /** Largest data-channel message either side sends or accepts (64 KiB - 1). */
 export const MAX_FRAME_BYTES = 65_535;
 export const FRAME_HEADER_BYTES = 16;
+/** Size of a CHUNK frame. */
+export const CHUNK_FRAME_BYTES = FRAME_HEADER_BYTES + CHUNK_META_BYTES;
 /** Largest DATA payload. */
 export const MAX_DATA_BYTES = MAX_FRAME_BYTES - FRAME_HEADER_BYTES;
 /** Largest HELLO payload (UTF-8 JSON). */
@@ -67,7 +76,8 @@ export type Frame =
   | { readonly type: typeof FrameType.Subscribe; readonly index: number; readonly count: number };
 
 // Header layout (big-endian): version u8 | type u8 | reserved u16 | requestId u32 | seq u32 |
-// offset u32. The payload length is the rest of the message.
+// offset u32. The payload length is the rest of the message. Written and read byte by byte: a
+// DataView per frame costs more than the frame (a peer handles thousands of frames a second).
 
 function frame(
   type: FrameType,
@@ -75,18 +85,36 @@ function frame(
   seq: number,
   offset: number,
   payload: number,
-): {
-  out: Uint8Array;
-  view: DataView;
-} {
+): Uint8Array {
   const out = new Uint8Array(FRAME_HEADER_BYTES + payload);
-  const view = new DataView(out.buffer);
-  view.setUint8(0, PEER_PROTOCOL_VERSION);
-  view.setUint8(1, type);
-  view.setUint32(4, requestId);
-  view.setUint32(8, seq);
-  view.setUint32(12, offset);
-  return { out, view };
+  out[0] = PEER_PROTOCOL_VERSION;
+  out[1] = type;
+  writeUint32(out, 4, requestId);
+  writeUint32(out, 8, seq);
+  writeUint32(out, 12, offset);
+  return out;
+}
+
+/**
+ * Whether `message` begins with the header `encodeFrame` writes for a frame of `type` with no
+ * request id (a DATA frame, or a pushed CHUNK frame) for chunk `seq` at `offset`.
+ */
+export function hasPushHeader(
+  message: Uint8Array,
+  type: FrameType,
+  seq: number,
+  offset: number,
+): boolean {
+  return (
+    message.byteLength >= FRAME_HEADER_BYTES &&
+    message[0] === PEER_PROTOCOL_VERSION &&
+    message[1] === type &&
+    message[2] === 0 &&
+    message[3] === 0 &&
+    readUint32(message, 4) === 0 &&
+    readUint32(message, 8) === seq >>> 0 &&
+    readUint32(message, 12) === offset >>> 0
+  );
 }
 
 export function encodeFrame(f: Frame): Uint8Array {
@@ -96,7 +124,7 @@ export function encodeFrame(f: Frame): Uint8Array {
       if (json.byteLength > MAX_HELLO_BYTES) {
         throw new ProtocolError('malformed-frame', 'hello payload too large');
       }
-      const { out } = frame(f.type, 0, 0, 0, json.byteLength);
+      const out = frame(f.type, 0, 0, 0, json.byteLength);
       out.set(json, FRAME_HEADER_BYTES);
       return out;
     }
@@ -104,12 +132,12 @@ export function encodeFrame(f: Frame): Uint8Array {
       if (f.bitmap.byteLength * 8 > MAX_HAVE_CHUNKS) {
         throw new ProtocolError('malformed-frame', 'have bitmap too large');
       }
-      const { out } = frame(f.type, 0, f.fromSeq, 0, f.bitmap.byteLength);
+      const out = frame(f.type, 0, f.fromSeq, 0, f.bitmap.byteLength);
       out.set(f.bitmap, FRAME_HEADER_BYTES);
       return out;
     }
     case FrameType.Chunk: {
-      const { out } = frame(f.type, f.requestId, f.meta.seq, 0, CHUNK_META_BYTES);
+      const out = frame(f.type, f.requestId, f.meta.seq, 0, CHUNK_META_BYTES);
       writeChunkMeta(out, FRAME_HEADER_BYTES, f.meta);
       return out;
     }
@@ -117,17 +145,17 @@ export function encodeFrame(f: Frame): Uint8Array {
       if (f.bytes.byteLength > MAX_DATA_BYTES) {
         throw new ProtocolError('malformed-frame', 'data payload too large');
       }
-      const { out } = frame(f.type, 0, f.seq, f.offset, f.bytes.byteLength);
+      const out = frame(f.type, 0, f.seq, f.offset, f.bytes.byteLength);
       out.set(f.bytes, FRAME_HEADER_BYTES);
       return out;
     }
     case FrameType.Request:
     case FrameType.Absent:
     case FrameType.Cancel:
-      return frame(f.type, f.requestId, f.seq, 0, 0).out;
+      return frame(f.type, f.requestId, f.seq, 0, 0);
     case FrameType.Subscribe: {
       checkStripe(f.index, f.count);
-      const { out } = frame(f.type, 0, 0, 0, 2);
+      const out = frame(f.type, 0, 0, 0, 2);
       out[FRAME_HEADER_BYTES] = f.index;
       out[FRAME_HEADER_BYTES + 1] = f.count;
       return out;
@@ -157,52 +185,49 @@ export function decodeFrame(message: Uint8Array): Frame {
   if (message.byteLength < FRAME_HEADER_BYTES) {
     throw new ProtocolError('malformed-frame', 'frame shorter than its header');
   }
-  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
-  const version = view.getUint8(0);
+  const version = message[0] ?? 0;
   if (version !== PEER_PROTOCOL_VERSION) {
     throw new ProtocolError('malformed-frame', `unsupported frame version ${version}`);
   }
-  const type = view.getUint8(1);
-  const requestId = view.getUint32(4);
-  const seq = view.getUint32(8);
-  const offset = view.getUint32(12);
-  const payload = message.subarray(FRAME_HEADER_BYTES);
-  const noPayload = (): void => {
-    if (payload.byteLength !== 0) {
-      throw new ProtocolError('malformed-frame', `frame type ${type} carries no payload`);
-    }
-  };
+  const type = message[1] ?? 0;
+  const requestId = readUint32(message, 4);
+  const seq = readUint32(message, 8);
+  const offset = readUint32(message, 12);
+  // The payload is the rest of the message; a view of it is made only for the frames that keep one.
+  const payloadBytes = message.byteLength - FRAME_HEADER_BYTES;
   switch (type) {
     case FrameType.Hello:
-      return { type, hello: decodeHello(payload) };
+      return { type, hello: decodeHello(message.subarray(FRAME_HEADER_BYTES)) };
     case FrameType.Have:
-      if (payload.byteLength * 8 > MAX_HAVE_CHUNKS) {
+      if (payloadBytes * 8 > MAX_HAVE_CHUNKS) {
         throw new ProtocolError('malformed-frame', 'have bitmap too large');
       }
-      return { type, fromSeq: seq, bitmap: payload.slice() };
+      return { type, fromSeq: seq, bitmap: message.slice(FRAME_HEADER_BYTES) };
     case FrameType.Chunk: {
-      if (payload.byteLength !== CHUNK_META_BYTES) {
+      if (payloadBytes !== CHUNK_META_BYTES) {
         throw new ProtocolError('malformed-frame', 'chunk frame has the wrong length');
       }
-      const meta = decodeChunkMeta(payload);
+      const meta = decodeChunkMeta(message, FRAME_HEADER_BYTES);
       if (meta.seq !== seq) throw new ProtocolError('malformed-frame', 'chunk frame seq mismatch');
       return { type, requestId, meta };
     }
     case FrameType.Data:
-      if (payload.byteLength === 0) throw new ProtocolError('malformed-frame', 'empty data frame');
+      if (payloadBytes === 0) throw new ProtocolError('malformed-frame', 'empty data frame');
       // A view into the message: the receiver copies it into the chunk it assembles.
-      return { type, seq, offset, bytes: payload };
+      return { type, seq, offset, bytes: message.subarray(FRAME_HEADER_BYTES) };
     case FrameType.Request:
     case FrameType.Absent:
     case FrameType.Cancel:
-      noPayload();
+      if (payloadBytes !== 0) {
+        throw new ProtocolError('malformed-frame', `frame type ${type} carries no payload`);
+      }
       return { type, requestId, seq };
     case FrameType.Subscribe: {
-      if (payload.byteLength !== 2) {
+      if (payloadBytes !== 2) {
         throw new ProtocolError('malformed-frame', 'subscribe frame has the wrong length');
       }
-      const index = payload[0] ?? 0;
-      const count = payload[1] ?? 0;
+      const index = message[FRAME_HEADER_BYTES] ?? 0;
+      const count = message[FRAME_HEADER_BYTES + 1] ?? 0;
       checkStripe(index, count);
       return { type, index, count };
     }

@@ -4,11 +4,15 @@
  *
  * Promises: the cores await chunk verification and origin fetches, so work started at one virtual
  * instant continues in microtasks. The loop runs every timer due at an instant, then, if a
- * simulated component handed a promise to a core during that instant (`markAsync()`), yields one
- * macrotask (`setImmediate`) so that every microtask chain settles before time moves on. Measured:
- * a macrotask costs about 2.4 µs, and only instants that settled a promise pay it; yielding at
- * every instant, or awaiting a fixed number of microtask turns, is either slower or not
- * guaranteed to settle a chain of any depth.
+ * simulated component handed a promise to a core during that instant (`markAsync()`), waits until
+ * every microtask chain has settled before time moves on. It waits on `process.nextTick`: Node runs
+ * a tick queued from a microtask only once the microtask queue is empty, chains of any depth
+ * included (`processTicksAndRejections` drains the microtasks, then the ticks queued meanwhile),
+ * and this costs far less than a macrotask (`setImmediate`: a turn of the event loop and a poll).
+ * The loop always queues it from a microtask (it runs after an `await`), and yields a macrotask
+ * every `DRAINS_PER_MACROTASK` drains so that the host's timers and I/O are not starved. Only
+ * instants that settled a promise pay either; yielding at every instant, or awaiting a fixed
+ * number of microtask turns, is either slower or not guaranteed to settle a chain of any depth.
  *
  * Determinism: nothing here reads the host's clock or `Math.random`; one seed gives one
  * `SeededRandom` per named sub-stream (`random(label)`), so adding a consumer of randomness does
@@ -46,15 +50,16 @@ const ARITY = 4;
 
 /**
  * A min-heap of calls `callback(arg)` by (due time, id): `id` breaks ties in insertion order.
- * The keys sit in typed arrays beside the calls, so sifting compares them without touching an
+ * The keys sit in a typed array beside the calls, so sifting compares them without touching an
  * object, and an entry is no object of its own: the simulator's components set a timer or two per
- * message, and need no handle for most of them.
+ * message, and need no handle for most of them. Each entry's time and id are side by side, and so
+ * are its callback and argument: a level of the heap costs one cache line of each array, not two.
  */
 class TimerHeap {
-  #at = new Float64Array(1024);
-  #id = new Float64Array(1024);
-  readonly #callbacks: (((arg: unknown) => void) | undefined)[] = [];
-  readonly #args: unknown[] = [];
+  /** Entry `i`'s due time at `2i`, its id at `2i + 1`. */
+  #keys = new Float64Array(2048);
+  /** Entry `i`'s callback at `2i`, its argument at `2i + 1`. */
+  readonly #calls: unknown[] = [];
   #size = 0;
 
   get size(): number {
@@ -63,69 +68,65 @@ class TimerHeap {
 
   /** Due time of the earliest entry, or Infinity when there is none. */
   get topAt(): number {
-    return this.#size === 0 ? Infinity : (this.#at[0] ?? Infinity);
+    return this.#size === 0 ? Infinity : (this.#keys[0] ?? Infinity);
   }
 
   /** Callback of the earliest entry. */
   get topCallback(): ((arg: unknown) => void) | undefined {
-    return this.#callbacks[0];
+    return this.#calls[0] as ((arg: unknown) => void) | undefined;
   }
 
   /** Argument of the earliest entry. */
   get topArg(): unknown {
-    return this.#args[0];
+    return this.#calls[1];
   }
 
   push(callback: (arg: unknown) => void, arg: unknown, at: number, id: number): void {
-    if (this.#size === this.#at.length) this.#grow();
-    const ats = this.#at;
-    const ids = this.#id;
-    const callbacks = this.#callbacks;
-    const args = this.#args;
+    if (2 * this.#size === this.#keys.length) this.#grow();
+    const keys = this.#keys;
+    const calls = this.#calls;
     let i = this.#size++;
     while (i > 0) {
       const parent = ((i - 1) / ARITY) | 0;
-      const parentAt = ats[parent] ?? 0;
-      const parentId = ids[parent] ?? 0;
+      const parentAt = keys[2 * parent] ?? 0;
+      const parentId = keys[2 * parent + 1] ?? 0;
       if (parentAt < at || (parentAt === at && parentId < id)) break;
-      ats[i] = parentAt;
-      ids[i] = parentId;
-      callbacks[i] = callbacks[parent];
-      args[i] = args[parent];
+      keys[2 * i] = parentAt;
+      keys[2 * i + 1] = parentId;
+      calls[2 * i] = calls[2 * parent];
+      calls[2 * i + 1] = calls[2 * parent + 1];
       i = parent;
     }
-    ats[i] = at;
-    ids[i] = id;
-    callbacks[i] = callback;
-    args[i] = arg;
+    keys[2 * i] = at;
+    keys[2 * i + 1] = id;
+    calls[2 * i] = callback;
+    calls[2 * i + 1] = arg;
   }
 
   /** Removes the earliest entry. */
   pop(): void {
     if (this.#size === 0) return;
     const n = --this.#size;
-    const ats = this.#at;
-    const ids = this.#id;
-    const callbacks = this.#callbacks;
-    const args = this.#args;
-    const lastAt = ats[n] ?? 0;
-    const lastId = ids[n] ?? 0;
-    const lastCallback = callbacks[n];
-    const lastArg = args[n];
-    callbacks[n] = undefined;
-    args[n] = undefined;
+    const keys = this.#keys;
+    const calls = this.#calls;
+    const lastAt = keys[2 * n] ?? 0;
+    const lastId = keys[2 * n + 1] ?? 0;
+    const lastCallback = calls[2 * n];
+    const lastArg = calls[2 * n + 1];
+    calls[2 * n] = undefined;
+    calls[2 * n + 1] = undefined;
     if (n === 0) return;
     let i = 0;
     for (;;) {
       const first = ARITY * i + 1;
       if (first >= n) break;
       let child = first;
-      let childAt = ats[first] ?? 0;
-      let childId = ids[first] ?? 0;
+      let childAt = keys[2 * first] ?? 0;
+      let childId = keys[2 * first + 1] ?? 0;
       const end = Math.min(first + ARITY, n);
       for (let c = first + 1; c < end; c++) {
-        const cAt = ats[c] ?? 0;
-        const cId = ids[c] ?? 0;
+        const cAt = keys[2 * c] ?? 0;
+        const cId = keys[2 * c + 1] ?? 0;
         if (cAt < childAt || (cAt === childAt && cId < childId)) {
           child = c;
           childAt = cAt;
@@ -133,25 +134,22 @@ class TimerHeap {
         }
       }
       if (!(childAt < lastAt || (childAt === lastAt && childId < lastId))) break;
-      ats[i] = childAt;
-      ids[i] = childId;
-      callbacks[i] = callbacks[child];
-      args[i] = args[child];
+      keys[2 * i] = childAt;
+      keys[2 * i + 1] = childId;
+      calls[2 * i] = calls[2 * child];
+      calls[2 * i + 1] = calls[2 * child + 1];
       i = child;
     }
-    ats[i] = lastAt;
-    ids[i] = lastId;
-    callbacks[i] = lastCallback;
-    args[i] = lastArg;
+    keys[2 * i] = lastAt;
+    keys[2 * i + 1] = lastId;
+    calls[2 * i] = lastCallback;
+    calls[2 * i + 1] = lastArg;
   }
 
   #grow(): void {
-    const at = new Float64Array(this.#at.length * 2);
-    at.set(this.#at);
-    this.#at = at;
-    const id = new Float64Array(this.#id.length * 2);
-    id.set(this.#id);
-    this.#id = id;
+    const keys = new Float64Array(this.#keys.length * 2);
+    keys.set(this.#keys);
+    this.#keys = keys;
   }
 }
 
@@ -250,10 +248,13 @@ export interface SimEngineOptions {
 /** What one call of `run()` did. */
 export interface SimRunStats {
   readonly events: number;
-  /** Virtual instants at which a settled promise made the loop yield a macrotask. */
+  /** Virtual instants at which a settled promise made the loop wait for microtasks to settle. */
   readonly drains: number;
   readonly virtualMs: number;
 }
+
+/** Drains settled on ticks in a row before one yields a macrotask to the host (see the header). */
+const DRAINS_PER_MACROTASK = 64;
 
 /** The event loop of one simulation run. */
 export class SimEngine {
@@ -294,16 +295,19 @@ export class SimEngine {
     const drainsBefore = this.#drains;
     const startMs = clock.now();
     try {
-      await this.#settle();
+      // What the caller started settles first. This wait may be asked from outside a microtask:
+      // it yields a macrotask if a promise was marked.
+      await (this.#asyncPending ? this.#drain(false) : undefined);
       for (;;) {
+        // After an await, this runs in a microtask: a tick it queues waits for every microtask.
+        while (this.#asyncPending) await this.#drain(true);
         const at = clock.nextAt();
         if (at > untilMs) break;
         clock.moveTo(at);
         while (clock.runNextAt(at)) {
           // Every timer of this instant, including those it sets for the same instant.
         }
-        // Most instants settle no promise: they go on without an await.
-        if (this.#asyncPending) await this.#settle();
+        // Most instants settle no promise: they go on without an await (the loop above).
       }
       clock.moveTo(untilMs);
     } finally {
@@ -316,13 +320,17 @@ export class SimEngine {
     };
   }
 
-  /** Yields macrotasks until no settled promise is left to run. */
-  async #settle(): Promise<void> {
-    while (this.#asyncPending) {
-      this.#asyncPending = false;
-      this.#drains++;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+  /**
+   * Counts a drain and resolves once every microtask queued so far, and every one those queue, has
+   * run. `fromMicrotask`: the caller runs in a microtask, so a tick it queues runs only then.
+   */
+  #drain(fromMicrotask: boolean): Promise<void> {
+    this.#asyncPending = false;
+    this.#drains++;
+    return new Promise<void>((resolve) => {
+      if (fromMicrotask && this.#drains % DRAINS_PER_MACROTASK !== 0) process.nextTick(resolve);
+      else setImmediate(resolve);
+    });
   }
 }
 

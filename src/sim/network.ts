@@ -155,7 +155,7 @@ class Transfer<M> implements Delivery {
   readonly receiver: Receiver<M>;
   readonly message: M;
   due = 0;
-  /** It took its place in the receiver's downlink. */
+  /** It took its place in the receiver's downlink (tracked off the simulator's clock). */
   entered = false;
 
   constructor(pipe: Pipe, bytes: number, arrivesAt: number, receiver: Receiver<M>, message: M) {
@@ -211,7 +211,10 @@ export class Pipe {
   lastAt = 0;
   /** Arrival at the receiver's downlink of the last message sent; the next cannot pass it. */
   lastArrivalAt = 0;
-  /** Messages on their way to the receiver's downlink, in order, from `arrivalsHead` on. */
+  /**
+   * Messages on their way to the receiver's downlink, in order, from `arrivalsHead` on (on a clock
+   * other than the simulator's, whose timers may fire out of order).
+   */
   readonly arrivals: Transfer<unknown>[] = [];
   arrivalsHead = 0;
   #cut = false;
@@ -354,6 +357,10 @@ export class SimNetwork {
     // An unlimited downlink has no queue, so the message goes into the pipe at once.
     if (to.downloadKbps === Infinity) {
       this.#enqueue(transfer, arrivesAt);
+    } else if (this.clock instanceof SimClock) {
+      // The simulator's clock fires a pipe's arrivals in the order they were sent (their times do
+      // not decrease, and ties go in insertion order): each takes only itself in.
+      this.clock.schedule(this.#enter, transfer, arrivesAt - now);
     } else {
       pipe.arrivals.push(transfer);
       this.#after(arrivesAt - now, this.#arrive, transfer);
@@ -370,23 +377,18 @@ export class SimNetwork {
   }
 
   /**
-   * `transfer` reached the receiver's downlink. Arrivals enter it in the pipe's order, even on a
-   * clock whose timers may fire out of order (the system clock rounds delays): each takes every
-   * earlier one in too.
+   * `transfer` reached the receiver's downlink on a clock whose timers may fire out of order (the
+   * system clock rounds delays). Arrivals enter it in the pipe's order: each takes every earlier
+   * one in too.
    */
   readonly #arrive = (transfer: Transfer<unknown>): void => {
     if (transfer.entered) return;
     const pipe = transfer.pipe;
-    const to = pipe.to;
     for (;;) {
       const earlier = pipe.arrivals[pipe.arrivalsHead++];
       if (earlier === undefined) break;
       earlier.entered = true;
-      const inAt =
-        Math.max(earlier.arrivesAt, to.downFreeAt) +
-        serialisationMs(earlier.bytes, to.downloadKbps);
-      to.downFreeAt = inAt;
-      this.#enqueue(earlier, inAt);
+      this.#enter(earlier);
       if (earlier === transfer) break;
     }
     if (pipe.arrivalsHead === pipe.arrivals.length) {
@@ -396,6 +398,16 @@ export class SimNetwork {
       pipe.arrivals.splice(0, pipe.arrivalsHead);
       pipe.arrivalsHead = 0;
     }
+  };
+
+  /** `transfer` takes its place in the receiver's downlink, and comes out of the pipe after it. */
+  readonly #enter = (transfer: Transfer<unknown>): void => {
+    const to = transfer.pipe.to;
+    const inAt =
+      Math.max(transfer.arrivesAt, to.downFreeAt) +
+      serialisationMs(transfer.bytes, to.downloadKbps);
+    to.downFreeAt = inAt;
+    this.#enqueue(transfer, inAt);
   };
 
   #enqueue(delivery: Delivery, at: number): void {

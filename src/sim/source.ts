@@ -140,24 +140,30 @@ interface TaggedMeta {
   readonly durationMs: number;
 }
 
-/** A tag computed over some bytes, with the key and metadata it was computed with. */
+/** A tag computed over some bytes, with where they lie, and the key and metadata used. */
 interface KnownTag extends TaggedMeta {
+  readonly byteOffset: number;
+  /** Of the bytes (`byteLength` is the metadata's). */
+  readonly length: number;
   readonly key: number;
   readonly tag: [number, number];
 }
 
-/** The last tag computed over each `Uint8Array` of chunk bytes. */
-const knownTags = new WeakMap<Uint8Array, KnownTag>();
+/** The last tag computed over bytes of each buffer. */
+const knownTags = new WeakMap<ArrayBufferLike, KnownTag>();
 
 /**
  * `tag(key, meta, bytes)`, computed once for the same bytes and metadata: every peer of a run
- * verifies the very same `Uint8Array` (messages are handed over, not copied, and relays pass on the
- * bytes they got), which no one modifies once made.
+ * verifies the very same memory (messages are handed over, not copied, and relays pass on the
+ * messages they got), which no one modifies once made. The bytes are found by their buffer, not
+ * their `Uint8Array`: each peer's chunk is a view of its own on the DATA message's buffer.
  */
 function knownTag(key: number, meta: TaggedMeta, bytes: Uint8Array): [number, number] {
-  const known = knownTags.get(bytes);
+  const known = knownTags.get(bytes.buffer);
   if (
-    known?.key === key &&
+    known?.byteOffset === bytes.byteOffset &&
+    known.length === bytes.byteLength &&
+    known.key === key &&
     known.seq === meta.seq &&
     known.byteLength === meta.byteLength &&
     known.mediaTimeMs === meta.mediaTimeMs &&
@@ -167,7 +173,9 @@ function knownTag(key: number, meta: TaggedMeta, bytes: Uint8Array): [number, nu
     return known.tag;
   }
   const computed = tag(key, meta, bytes);
-  knownTags.set(bytes, {
+  knownTags.set(bytes.buffer, {
+    byteOffset: bytes.byteOffset,
+    length: bytes.byteLength,
     key,
     seq: meta.seq,
     byteLength: meta.byteLength,
@@ -211,10 +219,12 @@ class TagLanes {
   }
 }
 
+/** Writes the two lanes big-endian (byte by byte: a DataView per chunk verified costs more). */
 function writeTag(out: Uint8Array, [a, b]: [number, number]): void {
-  const view = new DataView(out.buffer, out.byteOffset, 8);
-  view.setUint32(0, a);
-  view.setUint32(4, b);
+  for (let i = 0; i < 4; i++) {
+    out[i] = a >>> (24 - 8 * i);
+    out[4 + i] = b >>> (24 - 8 * i);
+  }
 }
 
 /** `length` bytes of a xorshift32 stream seeded by `seq`. */

@@ -41,7 +41,9 @@ function receive(state: PeerLinkState, messages: readonly Uint8Array[], withMess
   let received;
   for (const message of messages) {
     const frame: Frame = decodeFrame(message);
-    if (frame.type === FrameType.Chunk) state.beginChunk(frame.meta, frame.requestId);
+    if (frame.type === FrameType.Chunk) {
+      state.beginChunk(frame.meta, frame.requestId, withMessages ? message : undefined);
+    }
     if (frame.type === FrameType.Data) {
       received = state.addData(
         frame.seq,
@@ -62,6 +64,31 @@ describe('PeerLinkState chunk assembly', () => {
     expect(received?.bytes).toEqual(bytes);
     expect(received?.bytes.buffer).toBe(frames[1]?.buffer);
     expect(received?.dataFrames).toEqual([frames[1]]);
+    expect(received?.chunkFrame).toBe(frames[0]);
+  });
+
+  it('offers the CHUNK message to relay only for a push whose header is the one encodeFrame writes', () => {
+    const { meta, bytes } = chunkOf(4, 1000);
+    const answer = receive(new PeerLinkState(link), chunkFrames(5, meta, bytes));
+    expect(answer?.dataFrames).toHaveLength(1);
+    expect(answer?.chunkFrame).toBeUndefined();
+    for (const [at, bytesThere] of [
+      [2, [0, 1]],
+      [12, [0, 0, 0, 1]],
+    ] as const) {
+      // A reserved byte or an offset in a CHUNK frame: decoders ignore them, relays must not pass
+      // them on.
+      const frames = chunkFrames(0, meta, bytes);
+      const odd = frames[0]?.slice();
+      odd?.set(bytesThere, at);
+      const received = receive(new PeerLinkState(link), [
+        odd ?? new Uint8Array(0),
+        ...frames.slice(1),
+      ]);
+      expect(received?.bytes).toEqual(bytes);
+      expect(received?.dataFrames).toEqual(frames.slice(1));
+      expect(received?.chunkFrame).toBeUndefined();
+    }
   });
 
   it('puts a chunk of several frames together once, and shares it with a link that got the same messages', () => {
@@ -92,11 +119,17 @@ describe('PeerLinkState chunk assembly', () => {
     const unknown = receive(new PeerLinkState(link), chunkFrames(0, meta, bytes), false);
     expect(unknown?.bytes).toEqual(bytes);
     expect(unknown?.dataFrames).toBeUndefined();
+    expect(unknown?.chunkFrame).toBeUndefined();
   });
 });
 
+/** A set's seqs, ascending. */
+function sorted(seqs: Iterable<number>): number[] {
+  return [...seqs].sort((a, b) => a - b);
+}
+
 describe('HeldSeqs', () => {
-  it('forgetThrough() leaves the same seqs, in the same order, as dropping every seq at or below the point from a Set', () => {
+  it('forgetThrough() leaves the same seqs as dropping every seq at or below the point from a Set', () => {
     const random = new SeededRandom(7);
     const held = new HeldSeqs();
     const reference = new Set<number>();
@@ -108,19 +141,49 @@ describe('HeldSeqs', () => {
         const seq = point + random.int(40) - (random.int(4) === 0 ? 30 : 0);
         held.add(seq);
         reference.add(seq);
+        expect(held.has(seq)).toBe(true);
       } else if (action < 7) {
-        const seq = point + random.int(40);
+        const seq = point + random.int(40) - (random.int(4) === 0 ? 30 : 0);
         held.delete(seq);
         reference.delete(seq);
+        expect(held.has(seq)).toBe(false);
       } else {
-        // The point moves up by a little, a lot (past the whole set), or not at all.
-        point += random.int(5) === 0 ? random.int(200) : random.int(3);
+        // The point moves up by a little, a lot (past the whole set, or past the ring of seqs kept
+        // as bits), or not at all.
+        const jump = random.int(50) === 0 ? 1000 + random.int(3000) : random.int(200);
+        point += random.int(5) === 0 ? jump : random.int(3);
         held.forgetThrough(point);
         for (const seq of reference) if (seq <= point) reference.delete(seq);
       }
       expect(held.size).toBe(reference.size);
+      if (step % 1000 === 0) expect(sorted(held)).toEqual(sorted(reference));
     }
-    expect([...held]).toEqual([...reference]);
-    expect(held.has(point)).toBe(reference.has(point));
+    expect(sorted(held)).toEqual(sorted(reference));
+    for (let seq = point - 50; seq < point + 50; seq++)
+      expect(held.has(seq)).toBe(reference.has(seq));
+  }, 10_000);
+
+  it('keeps every seq of a range wider than its ring of bits, with some dropped and some late', () => {
+    const random = new SeededRandom(11);
+    const held = new HeldSeqs();
+    const reference = new Set<number>();
+    for (let seq = 0; seq < 5000; seq += 1 + random.int(5)) {
+      held.add(seq);
+      reference.add(seq);
+      if (random.int(3) === 0) {
+        const old = Math.max(0, seq - random.int(3000));
+        held.delete(old);
+        reference.delete(old);
+      }
+    }
+    held.add(3);
+    reference.add(3);
+    expect(held.size).toBe(reference.size);
+    expect(sorted(held)).toEqual(sorted(reference));
+    for (let seq = 0; seq < 5000; seq++) expect(held.has(seq)).toBe(reference.has(seq));
+    held.forgetThrough(2500);
+    for (const seq of reference) if (seq <= 2500) reference.delete(seq);
+    expect(sorted(held)).toEqual(sorted(reference));
+    expect(held.size).toBe(reference.size);
   }, 10_000);
 });

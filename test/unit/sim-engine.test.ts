@@ -53,6 +53,30 @@ describe('SimEngine', () => {
     expect(seen).toEqual([10, 11]);
   }, 5_000);
 
+  it('run() settles promises at each of many instants and still lets the host run its own tasks', async () => {
+    const engine = new SimEngine({ seed: 1 });
+    const clock = engine.clock;
+    const settledAt: number[] = [];
+    for (let i = 1; i <= 500; i++) {
+      clock.setTimeout(() => {
+        engine.markAsync();
+        void (async () => {
+          for (let depth = 0; depth < 10; depth++) await Promise.resolve();
+          settledAt.push(clock.now());
+        })();
+      }, i);
+    }
+    let hostRanAt: number | undefined;
+    setImmediate(() => {
+      hostRanAt = clock.now();
+    });
+    const stats = await engine.run(1000);
+    expect(settledAt).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    expect(stats.drains).toBe(500);
+    // The host's task ran during the run, not only after it.
+    expect(hostRanAt).toBeLessThan(500);
+  }, 5_000);
+
   it('random(label) streams depend only on the seed and the label', () => {
     const a = new SimEngine({ seed: 3 });
     const b = new SimEngine({ seed: 3 });

@@ -44,6 +44,25 @@ describe('simVerifier', () => {
     expect(settled.count).toBe(4);
   });
 
+  it('accepts a chunk whose bytes are a view of its own on the same memory, and checks where they lie', async () => {
+    const [chunk] = await sourceChunks(1);
+    if (chunk === undefined) throw new Error('no chunk');
+    const verifier = simVerifier(TAG_KEY, () => undefined);
+    // As each peer decodes it: a DATA message's payload, a fresh view per peer.
+    const message = new Uint8Array(16 + chunk.byteLength);
+    message.set(chunk.bytes, 16);
+    for (let peer = 0; peer < 3; peer++) {
+      await verifier.verify({ ...chunk, bytes: message.subarray(16) });
+    }
+    // Other bytes of the same memory (one byte further) are not taken for those verified.
+    const shifted = new Uint8Array(message.buffer, 15, chunk.byteLength);
+    await expect(verifier.verify({ ...chunk, bytes: shifted })).rejects.toThrow(/tag mismatch/);
+    await expect(
+      verifier.verify({ ...chunk, bytes: message.subarray(16, 15 + chunk.byteLength) }),
+    ).rejects.toThrow(/length mismatch/);
+    await verifier.verify({ ...chunk, bytes: message.subarray(16) });
+  });
+
   it('rejects bytes that differ from the source, then metadata that differs over the same bytes', async () => {
     const [chunk, other] = await sourceChunks(2);
     if (chunk === undefined || other === undefined) throw new Error('no chunk');
