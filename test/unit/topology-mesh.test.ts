@@ -82,6 +82,42 @@ describe('MeshTopology', { timeout: 30_000 }, () => {
     expect(() => new MeshTopology('r', { bitrateKbps: -1 })).toThrow(/bitrateKbps/);
   });
 
+  it('with orderByCapacity puts the faster nodes toward the seeds: each stripe’s interior stays a max-heap on upload through 1,500 random joins and leaves', () => {
+    const upload = new Map<string, number | undefined>();
+    const mesh = new MeshTopology('root', {
+      bitrateKbps: 1160,
+      orderByCapacity: true,
+      maxMovesPerChange: 64,
+    });
+    const { problems, peak } = randomWalk(mesh, {
+      seed: 24,
+      steps: 1500,
+      checkEvery: 10,
+      maxChildren: () => Infinity,
+      maxParents: mesh.stripes,
+      maxBackupParents: 0,
+      cycles: true,
+      uploadKbps: (i, random) => {
+        const kbps = i % 6 === 0 ? undefined : random.int(10_000);
+        upload.set(`p${i}`, kbps);
+        return kbps;
+      },
+      extra: (_, viewers) => {
+        const out = stripeProblems(mesh, viewers, () => Infinity);
+        for (const id of viewers) {
+          const home = mesh.homeStripeOf(id);
+          const parent = mesh.stripeParentOf(home, id) ?? 'root';
+          if (parent !== 'root' && (upload.get(parent) ?? -1) < (upload.get(id) ?? -1)) {
+            out.push(`${parent} is slower than its stripe-${String(home)} child ${id}`);
+          }
+        }
+        return out;
+      },
+    });
+    expect(problems).toEqual([]);
+    expect(peak).toBeGreaterThan(60);
+  });
+
   it.each([
     { options: {}, bitrateKbps: undefined, seed: 21 },
     { options: { width: 7, seeds: 2 }, bitrateKbps: 1160, seed: 22 },

@@ -52,6 +52,75 @@ describe('StripedTreeTopology', { timeout: 30_000 }, () => {
     expect(() => treeTopology({ stripes: 0 })).toThrow(/stripes/);
   });
 
+  it('with orderByCapacity a faster newcomer climbs its stripe above a slower parent, never above the root', () => {
+    const ordered = new StripedTreeTopology('root', {
+      stripes: 2,
+      rootFanout: 1,
+      fanout: 2,
+      bitrateKbps: undefined,
+      orderByCapacity: true,
+    });
+    const plain = striped(2, undefined);
+    for (const tree of [ordered, plain]) {
+      tree.add({ id: 'a', uploadKbps: 1000 });
+      tree.add({ id: 'b', uploadKbps: 1000 });
+      tree.add({ id: 'c', uploadKbps: 3000 });
+    }
+    // `a` and `c` are at home in stripe 0: `c` joined under `a`, and swapped with it.
+    expect(plain.stripeParentOf(0, 'c')).toBe('a');
+    expect(ordered.stripeParentOf(0, 'c')).toBe('root');
+    expect(ordered.stripeParentOf(0, 'a')).toBe('c');
+    // Leaves follow the rule as before: `b` (at home in stripe 1) hangs in stripe 0 on one of them.
+    expect(['a', 'c']).toContain(ordered.stripeParentOf(0, 'b'));
+  });
+
+  it.each([
+    { stripes: 2, near: false, seed: 41 },
+    { stripes: 3, near: true, seed: 42 },
+  ])(
+    'with orderByCapacity and enough moves, every stripe’s interior stays a max-heap on upload through 2,000 random joins and leaves ($stripes stripes, seed $seed)',
+    ({ stripes, near, seed }) => {
+      const upload = new Map<string, number | undefined>();
+      const tree = new StripedTreeTopology('root', {
+        stripes,
+        rootFanout: 2,
+        fanout: 2,
+        bitrateKbps: 1160,
+        orderByCapacity: true,
+        maxMovesPerChange: 64,
+        // A nearness preference, as the mesh gives, must not break the order.
+        ...(near ? { near: (leaf: string, parent: string) => leaf.length === parent.length } : {}),
+      });
+      const { problems, peak } = randomWalk(tree, {
+        seed,
+        steps: 2000,
+        checkEvery: 10,
+        maxChildren: () => Infinity,
+        maxParents: stripes,
+        maxBackupParents: 0,
+        cycles: true,
+        uploadKbps: (i, random) => {
+          const kbps = i % 7 === 0 ? undefined : random.int(10_000);
+          upload.set(`p${i}`, kbps);
+          return kbps;
+        },
+        extra: (_, viewers) => {
+          const out = stripeProblems(tree, viewers, () => Infinity);
+          for (const id of viewers) {
+            const home = tree.homeStripeOf(id);
+            const parent = tree.stripeParentOf(home, id) ?? 'root';
+            if (parent !== 'root' && (upload.get(parent) ?? -1) < (upload.get(id) ?? -1)) {
+              out.push(`${parent} is slower than its stripe-${String(home)} child ${id}`);
+            }
+          }
+          return out;
+        },
+      });
+      expect(problems).toEqual([]);
+      expect(peak).toBeGreaterThan(100);
+    },
+  );
+
   it.each([
     { stripes: 2, bitrateKbps: undefined, seed: 31 },
     { stripes: 2, bitrateKbps: 1160, seed: 32 },

@@ -6,6 +6,7 @@ import {
   validBitrate,
   validCount,
   validFanout,
+  validMaxMoves,
   type Topology,
   type TopologyContext,
   type TopologyFactory,
@@ -35,6 +36,13 @@ export interface MeshTopologyOptions {
    * upload unknown, a node feeds `fanout × stripes` stripe-children. @default DEFAULTS.treeFanout
    */
   fanout?: number;
+  /**
+   * Faster nodes toward the seeds: each stripe's interior kept a max-heap on upload (see
+   * `StripedTreeTopology`). @default false
+   */
+  orderByCapacity?: boolean;
+  /** Swaps per change with `orderByCapacity`. @default MAX_MOVES_PER_CHANGE */
+  maxMovesPerChange?: number;
 }
 
 /**
@@ -82,6 +90,8 @@ export class MeshTopology implements Topology {
       bitrateKbps: o.bitrateKbps,
       homeOf: (id) => this.#colour(this.#cell(id)),
       near: (leaf, parent) => this.#adjacent(leaf, parent),
+      orderByCapacity: o.orderByCapacity,
+      maxMovesPerChange: o.maxMovesPerChange,
     });
   }
 
@@ -132,6 +142,10 @@ export class MeshTopology implements Topology {
   /** The parent of `id` in stripe `s`; undefined for the root. */
   stripeParentOf(s: number, id: string): string | undefined {
     return this.#tree.stripeParentOf(s, id);
+  }
+  /** The stripe `id` feeds: its cell's colour. */
+  homeStripeOf(id: string): number {
+    return this.#tree.homeStripeOf(id);
   }
 
   /** The cell of node `id` (the root has none). */
@@ -188,5 +202,7 @@ function checkMeshOptions(options: MeshTopologyOptions & TopologyContext) {
     stripes: validCount('stripes', options.stripes ?? MESH_DEFAULTS.stripes, 2, MAX_STRIPES),
     fanout: validFanout('fanout', options.fanout ?? DEFAULTS.treeFanout),
     bitrateKbps: validBitrate(options.bitrateKbps),
+    orderByCapacity: options.orderByCapacity ?? false,
+    maxMovesPerChange: validMaxMoves(options.maxMovesPerChange),
   };
 }

@@ -1,5 +1,5 @@
 import { SwarmcastError } from '../../common/errors.js';
-import { childSlots, type Topology, type TopologyNode } from './topology.js';
+import { childSlots, MAX_MOVES_PER_CHANGE, type Topology, type TopologyNode } from './topology.js';
 
 export interface StripedTreeOptions {
   /** Stripes, each its own tree (2 or more). */
@@ -17,6 +17,14 @@ export interface StripedTreeOptions {
   homeOf?: (id: string) => number;
   /** Interior nodes near a leaf, preferred as its parent while one has a free slot. */
   near?: (leaf: string, parent: string) => boolean;
+  /**
+   * Keeps each stripe's interior a max-heap on announced upload (unknown counts as the least), so
+   * the nodes nearest the root of each stripe are the fastest, within `maxMovesPerChange` swaps
+   * per change. @default false
+   */
+  orderByCapacity?: boolean;
+  /** Swaps per change with `orderByCapacity`. @default MAX_MOVES_PER_CHANGE */
+  maxMovesPerChange?: number;
 }
 
 /** One stripe's tree. */
@@ -51,6 +59,11 @@ interface Stripe {
  * upload is unknown, which is the load of a plain tree node), never on a node that already feeds
  * them in another stripe. Homes are kept balanced (their counts differ by at most one): a newcomer takes
  * the stripe with the fewest, and a leave that unbalances them moves one node across.
+ *
+ * With `orderByCapacity`, after a node enters a stripe's heap (a join, or the move into a
+ * leaver's hole) it swaps with its parent while the parent (never the root) has less upload, or
+ * else with its fastest heap child while that child has more, as `TreeTopology` does. A swap
+ * keeps each node's leaves; either may then shed leaves beyond its slots at its new place.
  */
 export class StripedTreeTopology implements Topology {
   readonly rootId: string;
@@ -154,6 +167,13 @@ export class StripedTreeTopology implements Topology {
     return this.#stripes.length;
   }
 
+  /** The stripe `id` feeds: its home, where it is an interior node. */
+  homeStripeOf(id: string): number {
+    const home = this.#home.get(id);
+    if (home === undefined) throw new SwarmcastError('invalid-argument', `unknown node ${id}`);
+    return home;
+  }
+
   #parentIn(s: number, id: string): string | undefined {
     const stripe = this.#stripe(s);
     const index = stripe.index.get(id);
@@ -198,7 +218,55 @@ export class StripedTreeTopology implements Topology {
         this.#placeLeaf(s, leaf, touched);
       }
     }
+    this.#order(s, index, touched);
     this.#relieve(s, touched);
+  }
+
+  /**
+   * With `orderByCapacity`: moves the interior node at `index` of stripe `s` up while its parent
+   * (never the root) has less upload, or, if it did not climb, down while its fastest heap child
+   * has more, at most `maxMovesPerChange` swaps.
+   */
+  #order(s: number, index: number, touched: Set<string>): void {
+    if (this.#o.orderByCapacity !== true) return;
+    const stripe = this.#stripe(s);
+    const upload = (i: number): number => this.#upload.get(stripe.interior[i] ?? '') ?? -1;
+    let current = index;
+    let left = this.#o.maxMovesPerChange ?? MAX_MOVES_PER_CHANGE;
+    while (left > 0 && current > 0) {
+      const parent = this.#parentIndex(current);
+      if (parent === 0 || upload(parent) >= upload(current)) break;
+      this.#swap(s, current, parent, touched);
+      current = parent;
+      left--;
+    }
+    if (current !== index) return;
+    for (; left > 0 && current > 0; left--) {
+      let fastest = -1;
+      for (const child of this.#heapChildren(stripe, current)) {
+        if (fastest < 0 || upload(child) > upload(fastest)) fastest = child;
+      }
+      if (fastest < 0 || upload(fastest) <= upload(current)) return;
+      this.#swap(s, current, fastest, touched);
+      current = fastest;
+    }
+  }
+
+  /** Swaps the interior nodes at `a` and `b` of stripe `s`; each keeps its leaves. */
+  #swap(s: number, a: number, b: number, touched: Set<string>): void {
+    const stripe = this.#stripe(s);
+    this.#touchAround(stripe, a, touched);
+    this.#touchAround(stripe, b, touched);
+    const idA = stripe.interior[a] ?? '';
+    const idB = stripe.interior[b] ?? '';
+    stripe.interior[a] = idB;
+    stripe.index.set(idB, a);
+    stripe.interior[b] = idA;
+    stripe.index.set(idA, b);
+    this.#touchAround(stripe, a, touched);
+    this.#touchAround(stripe, b, touched);
+    this.#fit(s, a, touched);
+    this.#fit(s, b, touched);
   }
 
   /**
@@ -250,7 +318,10 @@ export class StripedTreeTopology implements Topology {
       this.#placeLeaf(s, orphan, touched);
     }
     // The mover now has the heap children of its new place: shed leaves if over.
-    if (last !== id) this.#fit(s, index, touched);
+    if (last !== id) {
+      this.#fit(s, index, touched);
+      this.#order(s, index, touched);
+    }
   }
 
   #removeLeaf(s: number, id: string, touched: Set<string>): void {

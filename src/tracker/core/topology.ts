@@ -72,6 +72,12 @@ export type TopologyFactory = (rootId: string, context?: TopologyContext) => Top
 /** Most stripes of a multi-tree or a mesh. */
 export const MAX_STRIPES = 8;
 
+/**
+ * Swaps per change that restore capacity order (`orderByCapacity`) in the trees and the mesh: each
+ * re-links a few peers; a larger imbalance is fixed over the following changes.
+ */
+export const MAX_MOVES_PER_CHANGE = 4;
+
 /** Options every capacity-aware topology shares. */
 export interface CapacityOptions {
   /**
@@ -115,6 +121,11 @@ export function validCount(name: string, value: number, min: number, max: number
     );
   }
   return value;
+}
+
+/** `maxMovesPerChange` checked (0 to 64), or `MAX_MOVES_PER_CHANGE` when absent. */
+export function validMaxMoves(value: number | undefined): number {
+  return validCount('maxMovesPerChange', value ?? MAX_MOVES_PER_CHANGE, 0, 64);
 }
 
 /** Whether two id lists are equal, order included. */

@@ -2,10 +2,12 @@ import { DEFAULTS } from '../../common/defaults.js';
 import { SwarmcastError } from '../../common/errors.js';
 import { StripedTreeTopology } from './striped-tree.js';
 import {
+  MAX_MOVES_PER_CHANGE,
   MAX_STRIPES,
   validBitrate,
   validCount,
   validFanout,
+  validMaxMoves,
   type CapacityOptions,
   type Topology,
   type TopologyFactory,
@@ -21,14 +23,13 @@ export const TREE_DEFAULTS = {
   /** Most standby links per node this topology allows. */
   maxBackupParents: 2,
   /** Swaps per change that restore max-heap order, with `orderByCapacity`. */
-  maxMovesPerChange: 4,
+  maxMovesPerChange: MAX_MOVES_PER_CHANGE,
 } as const;
 
 export interface TreeTopologyOptions extends CapacityOptions {
   /**
    * Stripes: 1 is a plain k-ary tree (`TreeTopology`); 2 or more is a multi-tree, a tree per
-   * stripe (`StripedTreeTopology`; `orderByCapacity`, `backupParents` and `maxMovesPerChange` do
-   * not apply to it).
+   * stripe (`StripedTreeTopology`, which keeps no backup links: `backupParents` does not apply).
    * @default DEFAULTS.treeStripes
    */
   stripes?: number;
@@ -294,6 +295,8 @@ export function treeTopology(options: TreeTopologyOptions = {}): TopologyFactory
           rootFanout: checked.rootFanout,
           fanout: checked.fanout,
           bitrateKbps: validBitrate(context.bitrateKbps),
+          orderByCapacity: checked.orderByCapacity,
+          maxMovesPerChange: checked.maxMovesPerChange,
         })
       : new TreeTopology(rootId, checked);
 }
@@ -310,11 +313,6 @@ function checkTreeOptions(options: TreeTopologyOptions): Required<TreeTopologyOp
       TREE_DEFAULTS.maxBackupParents,
     ),
     orderByCapacity: options.orderByCapacity ?? false,
-    maxMovesPerChange: validCount(
-      'maxMovesPerChange',
-      options.maxMovesPerChange ?? TREE_DEFAULTS.maxMovesPerChange,
-      0,
-      64,
-    ),
+    maxMovesPerChange: validMaxMoves(options.maxMovesPerChange),
   };
 }
