@@ -240,3 +240,23 @@ export function stripeProblems(
   }
   return out;
 }
+
+/**
+ * Where a viewer is slower than its parent in its home stripe (unknown upload counts as the
+ * least), against the max-heap order `orderByCapacity` keeps.
+ */
+export function heapOrderProblems(
+  tree: Striped & { homeStripeOf(id: string): number },
+  viewers: ReadonlySet<string>,
+  upload: ReadonlyMap<string, number | undefined>,
+): string[] {
+  const out: string[] = [];
+  for (const id of viewers) {
+    const home = tree.homeStripeOf(id);
+    const parent = tree.stripeParentOf(home, id) ?? tree.rootId;
+    if (parent !== tree.rootId && (upload.get(parent) ?? -1) < (upload.get(id) ?? -1)) {
+      out.push(`${parent} is slower than its stripe-${String(home)} child ${id}`);
+    }
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SwarmcastError } from '../../src/common/errors.js';
 import { MeshTopology, meshTopology } from '../../src/tracker/core/mesh.js';
-import { randomWalk, stripeProblems } from './topology-invariants.js';
+import { heapOrderProblems, randomWalk, stripeProblems } from './topology-invariants.js';
 
 /** Chebyshev distance between the cells of two nodes. */
 function cellDistance(mesh: MeshTopology, a: string, b: string): number {
@@ -102,17 +102,10 @@ describe('MeshTopology', { timeout: 30_000 }, () => {
         upload.set(`p${i}`, kbps);
         return kbps;
       },
-      extra: (_, viewers) => {
-        const out = stripeProblems(mesh, viewers, () => Infinity);
-        for (const id of viewers) {
-          const home = mesh.homeStripeOf(id);
-          const parent = mesh.stripeParentOf(home, id) ?? 'root';
-          if (parent !== 'root' && (upload.get(parent) ?? -1) < (upload.get(id) ?? -1)) {
-            out.push(`${parent} is slower than its stripe-${String(home)} child ${id}`);
-          }
-        }
-        return out;
-      },
+      extra: (_, viewers) => [
+        ...stripeProblems(mesh, viewers, () => Infinity),
+        ...heapOrderProblems(mesh, viewers, upload),
+      ],
     });
     expect(problems).toEqual([]);
     expect(peak).toBeGreaterThan(60);

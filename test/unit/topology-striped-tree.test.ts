@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Topology } from '../../src/tracker/core/topology.js';
 import { StripedTreeTopology } from '../../src/tracker/core/striped-tree.js';
 import { treeTopology } from '../../src/tracker/core/tree.js';
-import { randomWalk, stripeProblems } from './topology-invariants.js';
+import { heapOrderProblems, randomWalk, stripeProblems } from './topology-invariants.js';
 
 function striped(stripes: number, bitrateKbps?: number): StripedTreeTopology {
   return new StripedTreeTopology('root', { stripes, rootFanout: 1, fanout: 2, bitrateKbps });
@@ -104,17 +104,10 @@ describe('StripedTreeTopology', { timeout: 30_000 }, () => {
           upload.set(`p${i}`, kbps);
           return kbps;
         },
-        extra: (_, viewers) => {
-          const out = stripeProblems(tree, viewers, () => Infinity);
-          for (const id of viewers) {
-            const home = tree.homeStripeOf(id);
-            const parent = tree.stripeParentOf(home, id) ?? 'root';
-            if (parent !== 'root' && (upload.get(parent) ?? -1) < (upload.get(id) ?? -1)) {
-              out.push(`${parent} is slower than its stripe-${String(home)} child ${id}`);
-            }
-          }
-          return out;
-        },
+        extra: (_, viewers) => [
+          ...stripeProblems(tree, viewers, () => Infinity),
+          ...heapOrderProblems(tree, viewers, upload),
+        ],
       });
       expect(problems).toEqual([]);
       expect(peak).toBeGreaterThan(100);
