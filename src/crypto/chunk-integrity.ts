@@ -20,6 +20,7 @@ import {
   sealChunk,
   signatureVerifier,
   verifyChunkDigest,
+  verifierKey,
   type ChunkSealer,
   type ChunkVerifier,
 } from './chunk-signing.js';
@@ -92,9 +93,10 @@ export function hmacVerifier(
   if (!(threshold >= 0 && threshold <= 1)) {
     throw new TypeError(`threshold must be within [0, 1], got ${threshold}`);
   }
-  const key = importStreamKey(streamKey);
-  // A bad key fails every drawn verify(); this keeps the rejection from going unhandled meanwhile.
-  key.catch(() => undefined);
+  const key = verifierKey(
+    importStreamKey(streamKey),
+    'the stream key is not a usable HMAC-SHA256 key',
+  );
   let verified = 0;
   let authenticated = 0;
   return {
@@ -106,13 +108,7 @@ export function hmacVerifier(
         return;
       }
       authenticated++;
-      let imported: CryptoKey;
-      try {
-        imported = await key;
-      } catch {
-        throw new VerificationError('the stream key is not a usable HMAC-SHA256 key');
-      }
-      await verifyChunkHmac(stream, imported, chunk);
+      await verifyChunkHmac(stream, await key(), chunk);
     },
   };
 }

@@ -102,21 +102,29 @@ export interface ChunkVerifier {
  * (`verifyChunk`) against the stream's public key (raw, base64url).
  */
 export function signatureVerifier(stream: string, publicKey: string): ChunkVerifier {
-  const key = importPublicKeyBase64Url(publicKey);
-  // A bad key fails every verify(); this keeps the rejection from going unhandled meanwhile.
-  key.catch(() => undefined);
+  const key = verifierKey(
+    importPublicKeyBase64Url(publicKey),
+    'the stream public key is not a valid Ed25519 key',
+  );
   let verified = 0;
   return {
     counts: () => ({ verified, authenticated: verified }),
     verify: async (chunk) => {
       verified++;
-      let imported: CryptoKey;
-      try {
-        imported = await key;
-      } catch {
-        throw new VerificationError('the stream public key is not a valid Ed25519 key');
-      }
-      await verifyChunk(stream, imported, chunk);
+      await verifyChunk(stream, await key(), chunk);
     },
   };
+}
+
+/**
+ * A verifier's key being imported: the function returned resolves to it, or rejects with a
+ * `VerificationError` saying `failure` when the import failed. A bad key fails every check that
+ * needs it; the import's own rejection is never left unhandled meanwhile.
+ */
+export function verifierKey(key: Promise<CryptoKey>, failure: string): () => Promise<CryptoKey> {
+  key.catch(() => undefined);
+  return () =>
+    key.catch(() => {
+      throw new VerificationError(failure);
+    });
 }
