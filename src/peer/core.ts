@@ -982,7 +982,11 @@ export class PeerCore {
         state.greeted = true;
         state.lastChunkAtMs = this.#c.clock.now();
         try {
-          for (const frame of held) this.#onFrame(state, frame);
+          for (const frame of held) {
+            // A chunk among them that failed its check closed the link: the rest are dropped.
+            if (this.#links.get(state.remoteId) !== state) break;
+            this.#onFrame(state, frame);
+          }
         } catch (error) {
           this.#brokeProtocol(state, error);
         }
@@ -1031,39 +1035,64 @@ export class PeerCore {
         push: undefined,
       };
     }
-    void this.#verifyAndAccept(chunk, 'peer', state.remoteId);
+    this.#verifyAndAccept(chunk, 'peer', state.remoteId);
   }
 
   // ---- chunks ----------------------------------------------------------------------------
 
-  async #verifyAndAccept(chunk: Chunk, source: 'peer' | 'origin', from: string): Promise<void> {
+  /**
+   * Verifies a chunk, then stores and relays it. A verifier that decides at once (the
+   * simulator's) returns no promise: the chunk is accepted within this call.
+   */
+  #verifyAndAccept(chunk: Chunk, source: 'peer' | 'origin', from: string): void {
     const verifier = this.#verifier;
     if (verifier === undefined) {
       this.#log.debug('dropping a chunk received before the stream info', { seq: chunk.seq });
       return;
     }
-    this.#verifying.add(chunk.seq);
+    let pending: Promise<void> | undefined;
     try {
-      await verifier.verify(chunk);
+      pending = verifier.verify(chunk);
     } catch (error) {
-      this.#stats.rejectedChunks++;
-      const reason = errorMessage(error);
-      this.#log.warn('rejected a chunk', { seq: chunk.seq, from, reason });
-      this.#events.emit('chunk:rejected', { seq: chunk.seq, from, reason });
-      if (source === 'peer') {
-        this.#report(from, 'bad-chunk', chunk.seq);
-        this.#links.get(from)?.link.close();
-      }
+      this.#rejected(chunk, source, from, error);
       return;
-    } finally {
-      this.#verifying.delete(chunk.seq);
     }
+    if (pending === undefined) {
+      this.#verified(chunk, source, from);
+      return;
+    }
+    const seq = chunk.seq;
+    this.#verifying.add(seq);
+    pending.then(
+      () => {
+        this.#verifying.delete(seq);
+        this.#verified(chunk, source, from);
+      },
+      (error: unknown) => {
+        this.#verifying.delete(seq);
+        this.#rejected(chunk, source, from, error);
+      },
+    );
+  }
+
+  #verified(chunk: Chunk, source: 'peer' | 'origin', from: string): void {
     if (this.#state !== 'started') return;
     if (this.#store.has(chunk.seq)) {
       this.#stats.duplicateChunks++;
       return;
     }
     this.#accept(chunk, source, from);
+  }
+
+  #rejected(chunk: Chunk, source: 'peer' | 'origin', from: string, error: unknown): void {
+    this.#stats.rejectedChunks++;
+    const reason = errorMessage(error);
+    this.#log.warn('rejected a chunk', { seq: chunk.seq, from, reason });
+    this.#events.emit('chunk:rejected', { seq: chunk.seq, from, reason });
+    if (source === 'peer') {
+      this.#report(from, 'bad-chunk', chunk.seq);
+      this.#links.get(from)?.link.close();
+    }
   }
 
   /**
@@ -1485,7 +1514,7 @@ export class PeerCore {
           this.#stats.duplicateChunks++;
           return;
         }
-        void this.#verifyAndAccept(chunk, 'origin', 'origin');
+        this.#verifyAndAccept(chunk, 'origin', 'origin');
       },
       (error: unknown) => {
         this.#originInFlight.delete(seq);

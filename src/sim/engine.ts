@@ -2,7 +2,7 @@
  * The simulator's discrete-event engine: a virtual clock whose timers sit in a 4-ary heap ordered
  * by (time, insertion sequence), and a loop that runs them in that order.
  *
- * Promises: the cores await chunk verification and origin fetches, so work started at one virtual
+ * Promises: the cores await origin fetches and credential checks, so work started at one virtual
  * instant continues in microtasks. The loop runs every timer due at an instant, then, if a
  * simulated component handed a promise to a core during that instant (`markAsync()`), waits until
  * every microtask chain has settled before time moves on. It waits on `process.nextTick`: Node runs

@@ -426,9 +426,7 @@ export class SimSwarm {
   }
 
   #verifier(): ChunkVerifier {
-    return simVerifier(this.#tagKey, () => {
-      this.engine.markAsync();
-    });
+    return simVerifier(this.#tagKey);
   }
 
   /** A key pair from its own sub-stream of the seed, so drawing it shifts no other draw. */
