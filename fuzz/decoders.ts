@@ -189,7 +189,12 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
     fromSeq: u32,
     bitmap: bytesUpTo(0, MAX_HAVE_CHUNKS / 8, 64),
   }),
-  fc.record({ type: fc.constant(FrameType.Chunk), requestId: u32, meta: chunkMeta }),
+  fc.record({
+    type: fc.constant(FrameType.Chunk),
+    requestId: u32,
+    meta: chunkMeta,
+    heldBefore: u32,
+  }),
   fc.record({
     type: fc.constant(FrameType.Data),
     seq: u32,

@@ -71,6 +71,7 @@ export type AttackListener = (mode: AttackMode) => void;
 /** A chunk whose CHUNK frame was sent on and whose DATA frames are being collected. */
 interface Collecting {
   readonly requestId: number;
+  readonly heldBefore: number;
   readonly meta: ChunkMeta;
   readonly bytes: Uint8Array;
   received: number;
@@ -148,6 +149,7 @@ export class FrameRewriter {
       const meta = decodeChunkMeta(message, FRAME_HEADER_BYTES);
       this.#collecting = {
         requestId: view.getUint32(4),
+        heldBefore: view.getUint32(12),
         meta,
         bytes: new Uint8Array(meta.byteLength),
         received: 0,
@@ -163,10 +165,15 @@ export class FrameRewriter {
     this.#collecting = undefined;
     const forged = this.#forge(collecting.meta, collecting.bytes);
     if (forged === undefined) {
-      return chunkFrames(collecting.requestId, collecting.meta, collecting.bytes);
+      return chunkFrames(
+        collecting.requestId,
+        collecting.meta,
+        collecting.bytes,
+        collecting.heldBefore,
+      );
     }
     this.#onAttack(this.#mode);
-    return chunkFrames(collecting.requestId, forged.meta, forged.bytes);
+    return chunkFrames(collecting.requestId, forged.meta, forged.bytes, collecting.heldBefore);
   }
 
   /** The chunk this mode sends in place of `meta`/`bytes`; undefined: send it as it is. */

@@ -1,5 +1,5 @@
 import type { Chunk } from '../protocol/chunk.js';
-import { MAX_HAVE_CHUNKS } from '../protocol/frames.js';
+import { HELD_BEFORE_CHUNKS, MAX_HAVE_CHUNKS } from '../protocol/frames.js';
 
 /**
  * The verified chunks a peer holds, by seq, for playing, relaying and answering requests.
@@ -134,6 +134,21 @@ export class ChunkStore {
     this.#runEnd = missing;
     this.#runEndMissing = true;
     return missing;
+  }
+
+  /**
+   * Which of the `HELD_BEFORE_CHUNKS` seqs before `seq` are held, as a CHUNK frame announces them:
+   * bit i set if `seq - 1 - i` is. The run of held seqs `firstMissing` found answers most of them.
+   */
+  heldBefore(seq: number): number {
+    let bits = 0;
+    for (let i = 0; i < HELD_BEFORE_CHUNKS && seq - 1 - i >= 0; i++) {
+      const before = seq - 1 - i;
+      if ((before >= this.#runFrom && before < this.#runEnd) || this.#chunks.has(before)) {
+        bits |= 1 << i;
+      }
+    }
+    return bits >>> 0;
   }
 
   /** The HAVE bitmap of the window: bit i (MSB first) set if `fromSeq + i` is held. */

@@ -29,10 +29,11 @@ import {
 } from '../crypto/keys.js';
 import type { Chunk, ChunkMeta } from '../protocol/chunk.js';
 import {
-  chunkFrames,
+  dataFrames,
   decodeFrame,
   encodeFrame,
   FrameType,
+  HELD_BEFORE_CHUNKS,
   type Frame,
 } from '../protocol/frames.js';
 import {
@@ -887,7 +888,8 @@ export class PeerCore {
         return;
       }
       case FrameType.Chunk:
-        state.beginChunk(frame.meta, frame.requestId, message);
+        state.remoteHas.addHeldBefore(frame.meta.seq, frame.heldBefore);
+        state.beginChunk(frame.meta, frame.requestId);
         state.lastChunkAtMs = this.#c.clock.now();
         state.answers++;
         return;
@@ -932,7 +934,8 @@ export class PeerCore {
             this.#o.linkHighWaterBytes,
           );
         } else {
-          this.#send(state, chunk, frame.requestId);
+          const heldBefore = this.#heldBeforeFor(state, chunk.seq);
+          this.#send(state, chunk, this.#framesOf(chunk, frame.requestId, heldBefore));
         }
         return;
       }
@@ -1031,8 +1034,6 @@ export class PeerCore {
       this.#chunkFrames[meta.seq & (this.#chunkFrames.length - 1)] = {
         chunk,
         data: received.dataFrames,
-        chunkFrame: received.chunkFrame,
-        push: undefined,
       };
     }
     this.#verifyAndAccept(chunk, 'peer', state.remoteId);
@@ -1125,19 +1126,24 @@ export class PeerCore {
     this.#events.emit('chunk:verified', { chunk, source, from });
     this.#playback?.add(chunk, this.#c.clock.now());
     const { children, backupChildren } = this.#neighbours;
-    // One HAVE message for every link it goes to (links never modify what they send).
-    let have: Uint8Array | undefined;
+    // The same frames for every link they go to (links never modify what they send). A child on
+    // another stripe learns that we hold this chunk from the next chunk of its stripe we push it
+    // (its CHUNK frame's `heldBefore`), one chunk later: no HAVE of its own.
+    let push: Uint8Array[] | undefined;
+    let pushHeldBefore = 0;
     for (const child of children) {
       const state = this.#links.get(child);
-      if (state?.greeted !== true || state.remoteHas.has(chunk.seq)) continue;
-      if (state.subscribed(chunk.seq)) {
-        this.#send(state, chunk, 0);
-      } else {
-        have ??= announcement(chunk.seq);
-        state.enqueue([have], this.#o.linkHighWaterBytes);
+      if (state?.greeted !== true || !state.subscribed(chunk.seq)) continue;
+      if (state.remoteHas.has(chunk.seq)) continue;
+      const heldBefore = this.#heldBeforeFor(state, chunk.seq);
+      if (push === undefined || heldBefore !== pushHeldBefore) {
+        push = this.#framesOf(chunk, 0, heldBefore);
+        pushHeldBefore = heldBefore;
       }
+      this.#send(state, chunk, push);
     }
     // Standby links learn what we hold, so they can pull from us the moment they need to.
+    let have: Uint8Array | undefined;
     for (const child of backupChildren) {
       const state = this.#links.get(child);
       if (state?.greeted === true && !state.remoteHas.has(chunk.seq)) {
@@ -1166,7 +1172,7 @@ export class PeerCore {
     for (let seq = Math.max(oldestHeld, newestHeld - back); seq <= this.#store.newestSeq; seq++) {
       const chunk = this.#store.get(seq);
       if (chunk !== undefined && state.subscribed(seq) && !state.remoteHas.has(seq)) {
-        this.#send(state, chunk, 0);
+        this.#send(state, chunk, this.#framesOf(chunk, 0, this.#heldBeforeFor(state, seq)));
       }
     }
   }
@@ -1189,43 +1195,48 @@ export class PeerCore {
     return seq > fromSeq + Math.ceil(sinceMs / info.chunkDurationMs);
   }
 
-  #send(state: PeerLinkState, chunk: Chunk, requestId: number): void {
+  /** Queues `frames`, those of `chunk` (`#framesOf`), on `state`'s link if its queue has room. */
+  #send(state: PeerLinkState, chunk: Chunk, frames: readonly Uint8Array[]): void {
     if (!state.hasRoomFor(chunk.byteLength)) {
       this.#log.debug('send queue full; not sending', { remoteId: state.remoteId, seq: chunk.seq });
       return;
     }
     state.remoteHas.add(chunk.seq);
-    state.enqueue(this.#framesOf(chunk, requestId), this.#o.linkHighWaterBytes);
+    state.enqueue(frames, this.#o.linkHighWaterBytes);
   }
 
   /**
-   * A chunk's frames: its CHUNK frame for `requestId` (0: a push), then its DATA frames, which
-   * carry no request id and so are the same for every push and answer. They are encoded once per
-   * chunk, or are the messages the chunk came in (its CHUNK message too when it was a push):
-   * relaying a chunk then copies and encodes nothing.
+   * What a CHUNK frame of chunk `seq` on `state`'s link announces (`heldBefore`): the chunks among
+   * the `HELD_BEFORE_CHUNKS` before it that we hold and that its stripe does not cover, as it is
+   * pushed those of its stripe and no HAVE of the others.
    */
-  #framesOf(chunk: Chunk, requestId: number): Uint8Array[] {
+  #heldBeforeFor(state: PeerLinkState, seq: number): number {
+    const { index, count } = state.stripe;
+    if (count <= 1) return 0;
+    let others = 0;
+    for (let i = 0; i < HELD_BEFORE_CHUNKS; i++) {
+      if ((seq - 1 - i) % count !== index) others |= 1 << i;
+    }
+    return (this.#store.heldBefore(seq) & others) >>> 0;
+  }
+
+  /**
+   * A chunk's frames: its CHUNK frame for `requestId` (0: a push) announcing `heldBefore`, then its
+   * DATA frames. Those carry no request id and so are the same for every push and answer: they
+   * are encoded once per chunk, or are the messages the chunk came in, so relaying a chunk copies
+   * no byte of it.
+   */
+  #framesOf(chunk: Chunk, requestId: number, heldBefore: number): Uint8Array[] {
     const slot = chunk.seq & (this.#chunkFrames.length - 1);
     let frames = this.#chunkFrames[slot];
     if (frames?.chunk !== chunk) {
-      frames = { chunk, data: undefined, chunkFrame: undefined, push: undefined };
+      frames = { chunk, data: dataFrames(chunk.seq, chunk.bytes) };
       this.#chunkFrames[slot] = frames;
     }
-    let push = frames.push;
-    if (push === undefined) {
-      const data = frames.data;
-      push =
-        data === undefined
-          ? chunkFrames(0, chunk, chunk.bytes)
-          : [
-              frames.chunkFrame ??
-                encodeFrame({ type: FrameType.Chunk, requestId: 0, meta: chunk }),
-              ...data,
-            ];
-      frames.push = push;
-    }
-    if (requestId === 0) return push;
-    return [encodeFrame({ type: FrameType.Chunk, requestId, meta: chunk }), ...push.slice(1)];
+    return [
+      encodeFrame({ type: FrameType.Chunk, requestId, meta: chunk, heldBefore }),
+      ...frames.data,
+    ];
   }
 
   // ---- pulling what did not come ---------------------------------------------------------
@@ -1555,12 +1566,8 @@ function sameMemory(a: Uint8Array, b: Uint8Array): boolean {
 /** The frames of one chunk (see `PeerCore.#framesOf`). */
 interface ChunkFrames {
   readonly chunk: Chunk;
-  /** The DATA messages it came in, when they can be relayed as they are. */
-  readonly data: readonly Uint8Array[] | undefined;
-  /** The CHUNK message it came in with them, when it can be relayed as it is (a push). */
-  readonly chunkFrame: Uint8Array | undefined;
-  /** Its CHUNK frame with no request id then its DATA frames: encoded once for all children. */
-  push: Uint8Array[] | undefined;
+  /** Its DATA frames: the messages it came in when they can be relayed as they are. */
+  readonly data: readonly Uint8Array[];
 }
 
 /** A one-chunk HAVE: 17 bytes. */

@@ -2,7 +2,6 @@ import { ProtocolError } from '../common/errors.js';
 import type { TokenBucket } from '../common/token-bucket.js';
 import type { ChunkMeta } from '../protocol/chunk.js';
 import {
-  CHUNK_FRAME_BYTES,
   FRAME_HEADER_BYTES,
   FrameType,
   hasPushHeader,
@@ -33,8 +32,6 @@ export const MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 interface Assembly {
   readonly meta: ChunkMeta;
   readonly requestId: number;
-  /** Its CHUNK message, when it is the push frame `encodeFrame` makes of `meta`. */
-  readonly chunkFrame: Uint8Array | undefined;
   readonly parts: Uint8Array[];
   /** The messages of `parts` while each is the DATA frame `encodeFrame` makes of its part. */
   frames: Uint8Array[] | undefined;
@@ -60,8 +57,6 @@ export interface ReceivedChunk {
    * makes of it (so they can be relayed as they are).
    */
   readonly dataFrames?: readonly Uint8Array[];
-  /** Its CHUNK message, when it is the push frame `chunkFrames` makes (so can be relayed too). */
-  readonly chunkFrame?: Uint8Array;
 }
 
 /** Sent frames a send queue keeps before dropping them from its front. */
@@ -112,6 +107,16 @@ export class HeldSeqs implements Iterable<number> {
     } else if (!this.#others.has(seq)) {
       this.#others.add(seq);
       this.#size++;
+    }
+  }
+
+  /** Adds the seqs a CHUNK frame of chunk `seq` says its sender holds (its `heldBefore` map). */
+  addHeldBefore(seq: number, heldBefore: number): void {
+    let bits = heldBefore >>> 0;
+    while (bits !== 0) {
+      const i = 31 - Math.clz32(bits);
+      bits = (bits ^ (1 << i)) >>> 0;
+      if (seq - 1 - i >= 0) this.add(seq - 1 - i);
     }
   }
 
@@ -246,11 +251,8 @@ export class PeerLinkState {
     return this.#assemblies.has(seq);
   }
 
-  /**
-   * Starts receiving a chunk announced by a CHUNK frame (`message`: the message it was decoded
-   * from, if known).
-   */
-  beginChunk(meta: ChunkMeta, requestId: number, message?: Uint8Array): void {
+  /** Starts receiving a chunk announced by a CHUNK frame. */
+  beginChunk(meta: ChunkMeta, requestId: number): void {
     if (this.#assemblies.has(meta.seq)) {
       throw new ProtocolError('malformed-frame', `chunk ${meta.seq} announced twice`);
     }
@@ -260,18 +262,9 @@ export class PeerLinkState {
         `more than ${MAX_CHUNKS_IN_FLIGHT} chunks open at once`,
       );
     }
-    // A decoded CHUNK payload is the one `encodeFrame` writes for its metadata: only the header
-    // may differ from the push frame.
-    const chunkFrame =
-      requestId === 0 &&
-      message?.byteLength === CHUNK_FRAME_BYTES &&
-      hasPushHeader(message, FrameType.Chunk, meta.seq, 0)
-        ? message
-        : undefined;
     this.#assemblies.set(meta.seq, {
       meta,
       requestId,
-      chunkFrame,
       parts: [],
       frames: [],
       received: 0,
@@ -307,12 +300,11 @@ export class PeerLinkState {
     assembly.received += bytes.byteLength;
     if (assembly.received < meta.byteLength) return undefined;
     this.#assemblies.delete(seq);
-    const { requestId, parts, frames, chunkFrame } = assembly;
+    const { requestId, parts, frames } = assembly;
     const whole = parts.length === 1 ? bytes : assembledBytes(meta.byteLength, parts, frames);
-    if (frames === undefined) return { meta, requestId, bytes: whole };
-    return chunkFrame === undefined
-      ? { meta, requestId, bytes: whole, dataFrames: frames }
-      : { meta, requestId, bytes: whole, dataFrames: frames, chunkFrame };
+    return frames === undefined
+      ? { meta, requestId, bytes: whole }
+      : { meta, requestId, bytes: whole, dataFrames: frames };
   }
 
   /** Queues frames and sends as many as the channel takes below `highWaterBytes`. */

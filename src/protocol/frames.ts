@@ -1,7 +1,8 @@
 /**
  * The peer <-> peer protocol: binary frames on a WebRTC data channel. Every frame is a fixed
  * 16-byte header then a payload; a frame never exceeds `MAX_FRAME_BYTES`. A chunk travels as one
- * CHUNK frame (its signed metadata) then DATA frames carrying its bytes in order.
+ * CHUNK frame (its signed metadata, and which of the chunks before it the sender holds) then DATA
+ * frames carrying its bytes in order.
  * Documented in docs/PROTOCOL.md.
  */
 import { ProtocolError } from '../common/errors.js';
@@ -27,13 +28,18 @@ export const MAX_DATA_BYTES = MAX_FRAME_BYTES - FRAME_HEADER_BYTES;
 export const MAX_HELLO_BYTES = 4096;
 /** Most chunks one HAVE frame can describe (bits of its bitmap). */
 export const MAX_HAVE_CHUNKS = 8 * 4096;
+/** Chunks before its own that a CHUNK frame's `heldBefore` map describes. */
+export const HELD_BEFORE_CHUNKS = 32;
 
 export const FrameType = {
   /** First frame on a link: who the sender is (JSON payload). */
   Hello: 1,
   /** Which chunks the sender holds: a bitmap starting at `seq`. */
   Have: 2,
-  /** A chunk's signed metadata; DATA frames with its bytes follow. */
+  /**
+   * A chunk's signed metadata; DATA frames with its bytes follow. Its header's `offset` field
+   * carries `heldBefore`: bit i set if the sender holds chunk `seq - 1 - i`.
+   */
   Chunk: 3,
   /** A slice of a chunk's bytes at `offset`. */
   Data: 4,
@@ -63,7 +69,13 @@ const CREDENTIAL_PATTERN = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_CREDENTIAL_CHARS}}
 export type Frame =
   | { readonly type: typeof FrameType.Hello; readonly hello: HelloPayload }
   | { readonly type: typeof FrameType.Have; readonly fromSeq: number; readonly bitmap: Uint8Array }
-  | { readonly type: typeof FrameType.Chunk; readonly requestId: number; readonly meta: ChunkMeta }
+  | {
+      readonly type: typeof FrameType.Chunk;
+      readonly requestId: number;
+      readonly meta: ChunkMeta;
+      /** Which of the `HELD_BEFORE_CHUNKS` chunks before this one the sender holds (u32). */
+      readonly heldBefore: number;
+    }
   | {
       readonly type: typeof FrameType.Data;
       readonly seq: number;
@@ -97,7 +109,7 @@ function frame(
 
 /**
  * Whether `message` begins with the header `encodeFrame` writes for a frame of `type` with no
- * request id (a DATA frame, or a pushed CHUNK frame) for chunk `seq` at `offset`.
+ * request id (a DATA frame) for chunk `seq` at `offset`.
  */
 export function hasPushHeader(
   message: Uint8Array,
@@ -137,7 +149,10 @@ export function encodeFrame(f: Frame): Uint8Array {
       return out;
     }
     case FrameType.Chunk: {
-      const out = frame(f.type, f.requestId, f.meta.seq, 0, CHUNK_META_BYTES);
+      if (!Number.isInteger(f.heldBefore) || f.heldBefore < 0 || f.heldBefore > 0xffffffff) {
+        throw new ProtocolError('malformed-frame', 'heldBefore is not a 32-bit map');
+      }
+      const out = frame(f.type, f.requestId, f.meta.seq, f.heldBefore, CHUNK_META_BYTES);
       writeChunkMeta(out, FRAME_HEADER_BYTES, f.meta);
       return out;
     }
@@ -209,7 +224,7 @@ export function decodeFrame(message: Uint8Array): Frame {
       }
       const meta = decodeChunkMeta(message, FRAME_HEADER_BYTES);
       if (meta.seq !== seq) throw new ProtocolError('malformed-frame', 'chunk frame seq mismatch');
-      return { type, requestId, meta };
+      return { type, requestId, meta, heldBefore: offset };
     }
     case FrameType.Data:
       if (payloadBytes === 0) throw new ProtocolError('malformed-frame', 'empty data frame');
@@ -267,14 +282,29 @@ function decodeHello(payload: Uint8Array): HelloPayload {
   return { peerId, stream, credential };
 }
 
-/** Cuts a chunk into its CHUNK frame and DATA frames. */
-export function chunkFrames(requestId: number, meta: ChunkMeta, bytes: Uint8Array): Uint8Array[] {
-  const frames = [encodeFrame({ type: FrameType.Chunk, requestId, meta })];
+/**
+ * Cuts a chunk into its CHUNK frame (announcing `heldBefore`, by default nothing) and DATA frames.
+ */
+export function chunkFrames(
+  requestId: number,
+  meta: ChunkMeta,
+  bytes: Uint8Array,
+  heldBefore = 0,
+): Uint8Array[] {
+  return [
+    encodeFrame({ type: FrameType.Chunk, requestId, meta, heldBefore }),
+    ...dataFrames(meta.seq, bytes),
+  ];
+}
+
+/** The DATA frames of chunk `seq`'s bytes (the same for every push and answer of it). */
+export function dataFrames(seq: number, bytes: Uint8Array): Uint8Array[] {
+  const frames: Uint8Array[] = [];
   for (let offset = 0; offset < bytes.byteLength; offset += MAX_DATA_BYTES) {
     frames.push(
       encodeFrame({
         type: FrameType.Data,
-        seq: meta.seq,
+        seq,
         offset,
         bytes: bytes.subarray(offset, offset + MAX_DATA_BYTES),
       }),

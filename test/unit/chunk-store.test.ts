@@ -30,6 +30,16 @@ class Reference {
     }
     return false;
   }
+
+  /** The seqs a `heldBefore` map of chunk `seq` announces, read back bit by bit. */
+  heldBefore(seq: number): number[] {
+    return [...Array(32).keys()].map((i) => seq - 1 - i).filter((s) => this.held.has(s));
+  }
+}
+
+/** The seqs `heldBefore` of chunk `seq` says are held. */
+function seqsOf(seq: number, heldBefore: number): number[] {
+  return [...Array(32).keys()].filter((i) => (heldBefore & (1 << i)) !== 0).map((i) => seq - 1 - i);
 }
 
 describe('ChunkStore', () => {
@@ -57,6 +67,15 @@ describe('ChunkStore', () => {
     expect(store.heldLaterInClass(3, 2)).toBe(true); // 7, with another stride
     store.add(fakeChunk({ seq: 8 }));
     expect(store.heldLaterInClass(2, 3)).toBe(true);
+  });
+
+  it('heldBefore() maps the 32 seqs before a chunk that are held, bit i for seq - 1 - i', () => {
+    const store = new ChunkStore(100);
+    for (const seq of [0, 3, 4, 40, 41, 72]) store.add(fakeChunk({ seq }));
+    expect(store.heldBefore(0)).toBe(0);
+    expect(store.heldBefore(5)).toBe(0b10011); // 4, 3 and 0
+    expect(store.heldBefore(73)).toBe((1 | (1 << 31)) >>> 0); // 72 and 41; 40 is 33 back
+    expect(store.heldBefore(42)).toBe(0b11); // 41 and 40
   });
 
   it('keeps the newest chunk and its capture time, and only the window of seqs', () => {
@@ -96,6 +115,9 @@ describe('ChunkStore', () => {
           const stride = 1 + random.int(random.int(8) === 0 ? 5 : 2);
           const seq = Math.max(0, reference.newest - random.int(windowChunks + 4));
           expect(store.heldLaterInClass(seq, stride)).toBe(reference.heldLaterInClass(seq, stride));
+          // The 32 before a chunk at or past the newest (those a CHUNK frame announces).
+          const next = reference.newest + random.int(3);
+          expect(seqsOf(next, store.heldBefore(next))).toEqual(reference.heldBefore(next));
         }
         expect(store.newestSeq).toBe(reference.newest);
         expect(store.size).toBe(reference.held.size);

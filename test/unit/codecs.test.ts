@@ -84,7 +84,12 @@ describe('peer frame codec', () => {
   const frames: Frame[] = [
     { type: FrameType.Hello, hello: { peerId: 'abc', stream: 'live', credential: 'Q1-_x' } },
     { type: FrameType.Have, fromSeq: 7, bitmap: new Uint8Array([0b1010_0000, 1]) },
-    { type: FrameType.Chunk, requestId: 3, meta: (({ bytes: _b, ...m }) => m)(chunk) },
+    {
+      type: FrameType.Chunk,
+      requestId: 3,
+      meta: (({ bytes: _b, ...m }) => m)(chunk),
+      heldBefore: 0x8000_0001,
+    },
     { type: FrameType.Data, seq: 41, offset: 65_519, bytes: new Uint8Array([9, 8, 7]) },
     { type: FrameType.Request, requestId: 4, seq: 41 },
     { type: FrameType.Absent, requestId: 4, seq: 41 },
@@ -98,6 +103,15 @@ describe('peer frame codec', () => {
       expect(decodeFrame(encodeFrame(frame))).toEqual(frame);
     },
   );
+
+  it('encodeFrame() refuses a heldBefore map that is not 32 bits', () => {
+    const meta = (({ bytes: _b, ...m }) => m)(chunk);
+    for (const heldBefore of [-1, 2 ** 32, 1.5, Number.NaN]) {
+      expect(() => encodeFrame({ type: FrameType.Chunk, requestId: 0, meta, heldBefore })).toThrow(
+        /32-bit/,
+      );
+    }
+  });
 
   it('chunkFrames() cuts a chunk into one CHUNK frame and DATA frames under the size limit', () => {
     const big = {
@@ -166,6 +180,7 @@ describe('peer frame codec', () => {
         type: FrameType.Chunk,
         requestId: 0,
         meta: chunk,
+        heldBefore: 0,
       }).subarray(0, 40),
     };
     for (const [name, bytes] of Object.entries(cases)) {

@@ -42,7 +42,7 @@ function receive(state: PeerLinkState, messages: readonly Uint8Array[], withMess
   for (const message of messages) {
     const frame: Frame = decodeFrame(message);
     if (frame.type === FrameType.Chunk) {
-      state.beginChunk(frame.meta, frame.requestId, withMessages ? message : undefined);
+      state.beginChunk(frame.meta, frame.requestId);
     }
     if (frame.type === FrameType.Data) {
       received = state.addData(
@@ -59,35 +59,14 @@ function receive(state: PeerLinkState, messages: readonly Uint8Array[], withMess
 describe('PeerLinkState chunk assembly', () => {
   it('gives a chunk that came in one frame as a view of it, with that frame to relay', () => {
     const { meta, bytes } = chunkOf(3, 1000);
-    const frames = chunkFrames(0, meta, bytes);
-    const received = receive(new PeerLinkState(link), frames);
-    expect(received?.bytes).toEqual(bytes);
-    expect(received?.bytes.buffer).toBe(frames[1]?.buffer);
-    expect(received?.dataFrames).toEqual([frames[1]]);
-    expect(received?.chunkFrame).toBe(frames[0]);
-  });
-
-  it('offers the CHUNK message to relay only for a push whose header is the one encodeFrame writes', () => {
-    const { meta, bytes } = chunkOf(4, 1000);
-    const answer = receive(new PeerLinkState(link), chunkFrames(5, meta, bytes));
-    expect(answer?.dataFrames).toHaveLength(1);
-    expect(answer?.chunkFrame).toBeUndefined();
-    for (const [at, bytesThere] of [
-      [2, [0, 1]],
-      [12, [0, 0, 0, 1]],
-    ] as const) {
-      // A reserved byte or an offset in a CHUNK frame: decoders ignore them, relays must not pass
-      // them on.
-      const frames = chunkFrames(0, meta, bytes);
-      const odd = frames[0]?.slice();
-      odd?.set(bytesThere, at);
-      const received = receive(new PeerLinkState(link), [
-        odd ?? new Uint8Array(0),
-        ...frames.slice(1),
-      ]);
+    for (const requestId of [0, 5]) {
+      // A push or an answer: the DATA frames are the same, and are relayed as they came.
+      const frames = chunkFrames(requestId, meta, bytes);
+      const received = receive(new PeerLinkState(link), frames);
+      expect(received?.requestId).toBe(requestId);
       expect(received?.bytes).toEqual(bytes);
-      expect(received?.dataFrames).toEqual(frames.slice(1));
-      expect(received?.chunkFrame).toBeUndefined();
+      expect(received?.bytes.buffer).toBe(frames[1]?.buffer);
+      expect(received?.dataFrames).toEqual([frames[1]]);
     }
   });
 
@@ -119,7 +98,6 @@ describe('PeerLinkState chunk assembly', () => {
     const unknown = receive(new PeerLinkState(link), chunkFrames(0, meta, bytes), false);
     expect(unknown?.bytes).toEqual(bytes);
     expect(unknown?.dataFrames).toBeUndefined();
-    expect(unknown?.chunkFrame).toBeUndefined();
   });
 });
 
@@ -129,6 +107,16 @@ function sorted(seqs: Iterable<number>): number[] {
 }
 
 describe('HeldSeqs', () => {
+  it('addHeldBefore() adds the seqs a CHUNK frame announces, and none before 0', () => {
+    const held = new HeldSeqs();
+    held.addHeldBefore(100, (1 | (1 << 5) | (1 << 31)) >>> 0);
+    expect(sorted(held)).toEqual([68, 94, 99]);
+    held.addHeldBefore(3, 0xffff_ffff);
+    expect(sorted(held)).toEqual([0, 1, 2, 68, 94, 99]);
+    held.addHeldBefore(200, 0);
+    expect(held.size).toBe(6);
+  });
+
   it('forgetThrough() leaves the same seqs as dropping every seq at or below the point from a Set', () => {
     const random = new SeededRandom(7);
     const held = new HeldSeqs();
