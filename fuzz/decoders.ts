@@ -324,6 +324,7 @@ const clientMessage: fc.Arbitrary<ClientMessage> = fc.oneof(
     },
     { requiredKeys: ['type', 'peer', 'reason'] },
   ),
+  fc.record({ type: fc.constant('silent' as const), peer: peerId }),
 );
 
 const peerIds = fc.array(peerId, { maxLength: 8 });

@@ -173,8 +173,10 @@ async function runRealOnce(
     originBytes.set(position, stats?.bytesFromOrigin ?? 0);
     rejected += stats?.rejectedChunks ?? 0;
   }
+  // Every harmful message counts: a polluter process does not know which peers are polluters.
   const outcomes = result.polluters.map((p) => ({
     firstAttackMs: p.report?.attack?.firstHarmfulAtMs ?? null,
+    attackedPolluters: false,
     removedMs: p.removedAtMs,
     reason: p.removedReason,
   }));

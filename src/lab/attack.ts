@@ -59,8 +59,17 @@ export interface AttackRecord {
   readonly chunksSentChecked: number;
   /** Chunks honest peers rejected (failed verification). */
   readonly chunksRejected: number;
-  /** Polluters that sent something harmful (a bad chunk or frame, a flood). */
+  /**
+   * Polluters that sent something harmful (a bad chunk or frame, a flood) to an honest peer or the
+   * tracker.
+   */
   readonly pollutersActive: number;
+  /**
+   * Polluters whose harmful messages all went to other polluters (sim mode; real mode counts every
+   * harmful message as `pollutersActive`): they harmed no honest peer, and no honest peer could
+   * witness them, so they are not judged.
+   */
+  readonly pollutersActiveOnPollutersOnly: number;
   /** Polluters the tracker removed: evicted on reports, or cut for abuse (rate, protocol errors). */
   readonly pollutersEvicted: number;
   /**
@@ -72,7 +81,7 @@ export interface AttackRecord {
   readonly evictionReasons: Readonly<Record<string, number>>;
   /** Longest time from a polluter's first harmful message to its removal (null: none removed). */
   readonly evictionMsMax: number | null;
-  /** Per polluter: its first harmful message to its removal (null: not removed). */
+  /** Per polluter: its first harmful message to an honest peer to its removal (null: not removed). */
   readonly evictionMs: readonly (number | null)[];
   /** Mean stalled time of the honest viewers after startup. */
   readonly stalledMsPerPeer: number;
@@ -111,9 +120,13 @@ export function polluterIndices(options: Omit<AttackLabOptions, 'attacks'>): num
   return order.slice(0, count).sort((a, b) => a - b);
 }
 
-/** What became of one polluter in a run: its first harmful message, its removal and why. */
+/**
+ * What became of one polluter in a run: its first harmful message to an honest peer (or the
+ * tracker), whether it sent any to another polluter, its removal and why.
+ */
 export interface PolluterOutcome {
   firstAttackMs: number | null;
+  attackedPolluters: boolean;
   removedMs: number | null;
   reason: string | null;
 }
@@ -142,6 +155,8 @@ export async function runAttackOnce(
   const bad = new Set(attack === null ? [] : polluters);
   const auditor = new ChunkAuditor();
   const polluterState = new Map<number, PolluterOutcome>();
+  /** The polluters' peer ids, from their `welcome`. */
+  const polluterIds = new Set<string>();
   const lab = MIO_LAB_DEFAULTS;
   const swarm: SimSwarm = new SimSwarm(
     {},
@@ -155,9 +170,11 @@ export async function runAttackOnce(
       },
       viewerTransport: (index, factory) => {
         if (attack !== null && bad.has(index)) {
-          return attackTransport(attack, factory, () => {
+          return attackTransport(attack, factory, (_, to) => {
             const state = polluterState.get(index);
-            if (state !== undefined) state.firstAttackMs ??= swarm.nowMs;
+            if (state === undefined) return;
+            if (to !== undefined && polluterIds.has(to)) state.attackedPolluters = true;
+            else state.firstAttackMs ??= swarm.nowMs;
           });
         }
         // The viewer exists once its transport is made (at its start): watch what it verifies.
@@ -176,7 +193,12 @@ export async function runAttackOnce(
       },
       viewerTracker: (index, factory) => {
         if (attack === null || !bad.has(index)) return factory;
-        const state: PolluterOutcome = { firstAttackMs: null, removedMs: null, reason: null };
+        const state: PolluterOutcome = {
+          firstAttackMs: null,
+          attackedPolluters: false,
+          removedMs: null,
+          reason: null,
+        };
         polluterState.set(index, state);
         const onAttack = (): void => {
           state.firstAttackMs ??= swarm.nowMs;
@@ -185,6 +207,10 @@ export async function runAttackOnce(
         return (events) =>
           flooding({
             ...events,
+            message: (message) => {
+              if (message.type === 'welcome') polluterIds.add(message.peerId);
+              events.message(message);
+            },
             close: (reason) => {
               state.removedMs ??= swarm.nowMs;
               state.reason ??= reason;
@@ -214,7 +240,13 @@ export async function runAttackOnce(
     rejected,
     auditor,
     polluters: [...bad].map(
-      (i) => polluterState.get(i) ?? { firstAttackMs: null, removedMs: null, reason: null },
+      (i) =>
+        polluterState.get(i) ?? {
+          firstAttackMs: null,
+          attackedPolluters: false,
+          removedMs: null,
+          reason: null,
+        },
     ),
   };
 }
@@ -283,6 +315,9 @@ export function attackRecord(input: {
     chunksSentChecked: run.auditor.sent,
     chunksRejected: run.rejected,
     pollutersActive: run.polluters.filter((s) => s.firstAttackMs !== null).length,
+    pollutersActiveOnPollutersOnly: run.polluters.filter(
+      (s) => s.firstAttackMs === null && s.attackedPolluters,
+    ).length,
     pollutersEvicted: removed.length,
     pollutersActiveNotEvicted: run.polluters.filter(
       (s) => s.firstAttackMs !== null && s.removedMs === null,
@@ -342,6 +377,10 @@ export function attackReport(
 ): string {
   const yes = (ok: boolean): string => (ok ? 'yes' : '**no**');
   const ms = (value: number | null): string => (value === null ? '—' : String(value));
+  const active = (r: AttackRecord): string =>
+    r.pollutersActiveOnPollutersOnly === 0
+      ? String(r.pollutersActive)
+      : `${String(r.pollutersActive)} (+${String(r.pollutersActiveOnPollutersOnly)} on polluters only)`;
   const lines = [
     `# ${text.title}`,
     '',
@@ -357,7 +396,7 @@ export function attackReport(
   for (const r of records) {
     const v = attackVerdict(r);
     lines.push(
-      `| ${r.attack} | ${String(r.peers)} | ${String(r.polluters)} | ${String(r.pollutersActive)} | ` +
+      `| ${r.attack} | ${String(r.peers)} | ${String(r.polluters)} | ${active(r)} | ` +
         `${String(r.badChunksPlayed)} / ${String(r.chunksChecked)} | ${String(r.badChunksRelayed)} / ${String(r.chunksSentChecked)} | ` +
         `${String(r.chunksRejected)} | ${String(r.pollutersEvicted)} | ${ms(r.evictionMsMax)} | ` +
         `${String(r.stalledMsPerPeer)} | ${String(r.stalledMsPerPeerBaseline)} | ${ms(r.latencyMsPerPeer)} | ${ms(r.latencyMsPerPeerBaseline)} | ` +
@@ -366,11 +405,11 @@ export function attackReport(
   }
   lines.push(
     '',
-    '"active": polluters that sent something harmful; "bad played" / "bad relayed": chunks honest viewers verified / sent that differ from what the source published, ' +
+    '"active": polluters that sent something harmful to an honest peer or the tracker ("on polluters only": polluters that sent harmful messages to other polluters alone, which harm no honest peer and which no honest peer can witness: not judged); "bad played" / "bad relayed": chunks honest viewers verified / sent that differ from what the source published, ' +
       'out of all they verified / sent (compared by a SHA-256 of metadata and bytes with the source\'s chunk, not trusting the verifier); "rejected": chunks honest viewers refused; ' +
       '"evicted": polluters whose tracker connection the tracker closed (evicted on reports, or cut for abuse), "eviction ms max": the longest from a polluter\'s first harmful message to that; ' +
       '"latency ms": the mean of the honest viewers\' median capture-to-play latency. ' +
-      "The last three columns judge the issue's goals: no bad chunk, every polluter that did something harmful evicted within 10 s of its first harmful message (one that never did gives nothing to detect and harms no one), honest stalls at most 10 % above the baseline.",
+      "The last three columns judge the issue's goals: no bad chunk, every polluter that did something harmful evicted within 10 s of its first harmful message to an honest peer (one that never did gives nothing to detect and harms no one), honest stalls at most 10 % above the baseline.",
     '',
   );
   return lines.join('\n');

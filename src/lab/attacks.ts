@@ -65,8 +65,11 @@ export const JOIN_FLOOD = 50;
 /** Request ids of flood requests start here, far from the core's own counter. */
 const FLOOD_REQUEST_ID_BASE = 0x8000_0000;
 
-/** Told of every harmful thing an attack sends (a bad chunk, a bad frame, a flood message). */
-export type AttackListener = (mode: AttackMode) => void;
+/**
+ * Told of every harmful thing an attack sends (a bad chunk, a bad frame, a flood message), and to
+ * which peer (`to`, the link's remote id; absent for what goes to the tracker).
+ */
+export type AttackListener = (mode: AttackMode, to?: string) => void;
 
 /** A chunk whose CHUNK frame was sent on and whose DATA frames are being collected. */
 interface Collecting {
@@ -298,8 +301,8 @@ export function attackTransport(
   factory: PeerTransportFactory,
   onAttack?: AttackListener,
 ): PeerTransportFactory {
-  return rewritingTransport(factory, () => {
-    const rewriter = new FrameRewriter(mode, onAttack);
+  return rewritingTransport(factory, (link) => {
+    const rewriter = new FrameRewriter(mode, (attack) => onAttack?.(attack, link.remoteId));
     return (message) => rewriter.rewrite(message);
   });
 }

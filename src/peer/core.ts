@@ -312,6 +312,8 @@ export class PeerCore {
   readonly #greeting = new Map<PeerLinkState, Frame[]>();
   /** Peers reported to the tracker (once each). */
   readonly #reported = new Set<string>();
+  /** Parents signalled silent to the tracker (once each). */
+  readonly #signalled = new Set<string>();
   /** Peers the tracker evicted: their links are closed and their HELLO refused. */
   readonly #revoked = new Set<string>();
   /**
@@ -1471,13 +1473,39 @@ export class PeerCore {
     if (now - state.lastUnansweredAtMs < this.#o.requestTimeoutMs) return;
     state.lastUnansweredAtMs = now;
     state.answersAtUnanswered = state.answers;
-    if (++state.unanswered < UNANSWERED_LIMIT || !this.#owesAnswers(state)) return;
+    if (++state.unanswered < UNANSWERED_LIMIT) {
+      this.#signalSilent(state.remoteId, now);
+      return;
+    }
+    if (!this.#owesAnswers(state)) return;
     this.#log.warn('closing a link whose peer answers no request', {
       remoteId: state.remoteId,
       unanswered: state.unanswered,
     });
     this.#report(state.remoteId, 'unresponsive');
     state.link.close();
+  }
+
+  /**
+   * Tells the tracker, once, that parent `remoteId` pushes nothing and let a request time out, so
+   * that it re-wires our stripe at once, without waiting for the `UNANSWERED_LIMIT` proof that a
+   * report needs: the stripe's chunks meanwhile come from other holders and the origin, whose
+   * upload a silent parent's whole subtree would swamp. Only while another parent pushes: with
+   * every parent silent the fault may be on our side of the links, or a swamped swarm's.
+   */
+  #signalSilent(remoteId: string, now: number): void {
+    const { parents } = this.#neighbours;
+    if (!parents.includes(remoteId) || this.#signalled.has(remoteId)) return;
+    const silentMs = this.#silentParentMs();
+    const otherPushes = parents.some((parent) => {
+      const state = this.#links.get(parent);
+      return (
+        parent !== remoteId && state?.greeted === true && now - state.lastChunkAtMs <= silentMs
+      );
+    });
+    if (!otherPushes) return;
+    this.#signalled.add(remoteId);
+    this.#tracker?.send({ type: 'silent', peer: remoteId });
   }
 
   #settleRequest(requestId: number, answered: boolean): void {

@@ -147,6 +147,11 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     reason: z.enum(REPORT_REASONS),
     seq: z.number().int().min(0).max(0xffff_ffff).optional(),
   }),
+  /**
+   * The sender's parent `peer` pushes nothing and let a request time out: re-wire the sender's
+   * stripe away from it. Not a report: it counts toward no eviction.
+   */
+  z.strictObject({ type: z.literal('silent'), peer: peerId }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 

@@ -270,6 +270,35 @@ describe('attack decorators', { timeout: TIMEOUT_MS }, () => {
     expect(sent).toEqual([request]);
   });
 
+  it('attackTransport tells its listener which peer each harmful message went to', () => {
+    const link = (remoteId: string): Link => ({
+      remoteId,
+      initiator: true,
+      bufferedAmount: 0,
+      send: () => undefined,
+      close: () => undefined,
+    });
+    const told: [AttackMode, string | undefined][] = [];
+    const transport = attackTransport(
+      'fake-have',
+      () => ({ connect: link, signal: () => undefined, close: () => undefined }),
+      (mode, to) => told.push([mode, to]),
+    )({
+      signal: () => undefined,
+      open: () => undefined,
+      message: () => undefined,
+      drain: () => undefined,
+      close: () => undefined,
+    });
+    const have = encodeFrame({ type: FrameType.Have, fromSeq: 3, bitmap: new Uint8Array([0x80]) });
+    transport.connect('a').send(have);
+    transport.connect('b').send(have);
+    expect(told).toEqual([
+      ['fake-have', 'a'],
+      ['fake-have', 'b'],
+    ]);
+  });
+
   it(`attackTracker sends ${JOIN_FLOOD} more joins after a join in join-flood mode, and nothing more in others`, () => {
     const sent: ClientMessage[] = [];
     const inner = () => ({ send: (m: ClientMessage) => sent.push(m), close: () => undefined });

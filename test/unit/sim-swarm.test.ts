@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { attackTransport } from '../../src/lab/attacks.js';
+import { MIO_LAB_DEFAULTS, mioSwarmOptions } from '../../src/lab/mio.js';
+import type { ClientMessage } from '../../src/protocol/tracker.js';
 import { simFigures } from '../../src/sim/figures.js';
 import { SimSwarm, type SimSummary } from '../../src/sim/swarm.js';
 
@@ -20,6 +23,60 @@ describe('SimSwarm', () => {
     const other = JSON.stringify(await churnRun(12));
     expect(second).toBe(first);
     expect(other).not.toBe(first);
+  }, 60_000);
+
+  it('the children of a never-answer parent signal it silent, once each and about it alone, before any report, and it is cut', async () => {
+    const polluters = new Set([0, 1, 2, 3]);
+    const sent: { from: number; message: ClientMessage }[] = [];
+    const closed = new Map<number, string>();
+    const swarm: SimSwarm = new SimSwarm(
+      {},
+      {
+        seed: 3,
+        peers: 24,
+        durationMs: 20_000,
+        ...mioSwarmOptions(MIO_LAB_DEFAULTS, 'tree'),
+        viewerTransport: (index, factory) =>
+          polluters.has(index) ? attackTransport('never-answer', factory) : factory,
+        viewerTracker: (index, factory) => (events) => {
+          const connection = factory({
+            ...events,
+            close: (reason) => {
+              closed.set(index, reason);
+              events.close(reason);
+            },
+          });
+          return {
+            send: (message: ClientMessage) => {
+              sent.push({ from: index, message });
+              connection.send(message);
+            },
+            close: () => {
+              connection.close();
+            },
+          };
+        },
+      },
+    );
+    const summary = await swarm.run();
+    const indexOf = new Map(summary.peers.map((p) => [p.stats.peerId, p.index]));
+    const honest = sent.filter(({ from }) => !polluters.has(from));
+    const signals = honest.flatMap(({ from, message }) =>
+      message.type === 'silent' ? [{ from, about: indexOf.get(message.peer) }] : [],
+    );
+    expect(signals.length).toBeGreaterThan(0);
+    for (const { about } of signals) expect(polluters.has(about ?? -1)).toBe(true);
+    const pairs = signals.map(({ from, about }) => `${from}>${about}`);
+    expect(new Set(pairs).size).toBe(pairs.length);
+    // The signal comes first: a report of the same parent by the same child only after it.
+    for (const { from, about } of signals) {
+      const order = honest
+        .filter((s) => s.from === from && 'peer' in s.message)
+        .filter((s) => indexOf.get((s.message as { peer: string }).peer) === about)
+        .map((s) => s.message.type);
+      expect(order[0]).toBe('silent');
+    }
+    for (const { about } of signals) expect(closed.get(about ?? -1)).toBe('unresponsive');
   }, 60_000);
 
   it('failViewer() fails a viewer abruptly and a replacement keeps the swarm size', async () => {

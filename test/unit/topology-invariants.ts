@@ -135,6 +135,8 @@ export interface WalkOptions extends InvariantOptions {
   checkEvery: number;
   /** Upload of the i-th node to join (undefined: not announced). */
   uploadKbps?: (i: number, random: SeededRandom) => number | undefined;
+  /** Whether the i-th node to join relays (`TopologyNode.relay`; undefined: not given). */
+  relay?: (i: number) => boolean;
   /** More checks, run with the invariants. */
   extra?: (topology: Topology, viewers: ReadonlySet<string>) => string[];
 }
@@ -167,8 +169,12 @@ export function randomWalk(
     if (viewers.size === 0 || random.next() < (growing ? 0.7 : 0.3)) {
       const i = next++;
       const uploadKbps = options.uploadKbps?.(i, random);
-      const node: TopologyNode =
-        uploadKbps === undefined ? { id: `p${i}` } : { id: `p${i}`, uploadKbps };
+      const relay = options.relay?.(i);
+      const node: TopologyNode = {
+        id: `p${i}`,
+        ...(uploadKbps === undefined ? {} : { uploadKbps }),
+        ...(relay === undefined ? {} : { relay }),
+      };
       affected = topology.add(node);
       viewers.add(node.id);
     } else {

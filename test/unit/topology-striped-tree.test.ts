@@ -52,6 +52,46 @@ describe('StripedTreeTopology', { timeout: 30_000 }, () => {
     expect(() => treeTopology({ stripes: 0 })).toThrow(/stripes/);
   });
 
+  it('add({ relay: false }) hangs a node as a leaf in every stripe: it feeds no one, newcomers included, and leaves cleanly', () => {
+    const tree = striped(2);
+    for (const id of ['a', 'b', 'c', 'd']) tree.add({ id });
+    tree.add({ id: 's', relay: false });
+    expect(tree.parentsOf('s')).toHaveLength(2);
+    for (const id of ['e', 'f', 'g', 'h', 'i', 'j']) tree.add({ id });
+    // Without the flag it would be the least full node of its stripe: the first to take leaves.
+    expect(tree.childrenOf('s')).toEqual([]);
+    tree.remove('a');
+    tree.remove('b');
+    expect(tree.childrenOf('s')).toEqual([]);
+    expect(tree.size).toBe(1 + 9);
+    expect(tree.remove('s')).not.toContain('s');
+    expect(tree.has('s')).toBe(false);
+    expect(() => tree.remove('s')).toThrow(/unknown node/);
+    expect(tree.size).toBe(1 + 8);
+  });
+
+  it('keeps every invariant over 3,000 random joins and leaves when a quarter of the nodes do not relay, and those feed no one', () => {
+    const tree = striped(2, 1160);
+    const { problems, peak } = randomWalk(tree, {
+      seed: 35,
+      steps: 3000,
+      checkEvery: 50,
+      maxChildren: (id) => (Number(id.slice(1)) % 4 === 0 ? 0 : Infinity),
+      maxParents: 2,
+      maxBackupParents: 0,
+      cycles: true,
+      uploadKbps: () => 2000,
+      relay: (i) => i % 4 !== 0,
+      extra: (t, viewers) => {
+        const out = stripeProblems(tree, viewers, () => Infinity);
+        if (t.size !== viewers.size + 1) out.push('size');
+        return out;
+      },
+    });
+    expect(problems).toEqual([]);
+    expect(peak).toBeGreaterThan(100);
+  });
+
   it('with orderByCapacity a faster newcomer climbs its stripe above a slower parent, never above the root', () => {
     const ordered = new StripedTreeTopology('root', {
       stripes: 2,

@@ -981,3 +981,115 @@ describe('TrackerCore reports and eviction', { timeout: TIMEOUT_MS }, () => {
     expect(() => setup({ evictionReports: 1 })).toThrow(SwarmcastError);
   });
 });
+
+describe('TrackerCore silent signals', { timeout: TIMEOUT_MS }, () => {
+  const MULTI_TREE: TrackerOptions = {
+    topology: 'tree',
+    topologies: { tree: treeTopology({ stripes: 2, rootFanout: 1, fanout: 2 }) },
+  };
+
+  /** A multi-tree of eight viewers, and a viewer `p` that feeds at least two of them. */
+  function swarm() {
+    const t = setup(MULTI_TREE);
+    const b = t.broadcaster();
+    const viewers = Array.from({ length: 8 }, () => t.viewer());
+    const node = (id: string) => t.core.snapshot().streams[0]?.nodes.find((n) => n.id === id);
+    const p = viewers.find((v) => (node(v.peerId)?.children.length ?? 0) >= 2);
+    if (p === undefined) throw new Error('no viewer feeds two others');
+    const [c, d] = (node(p.peerId)?.children ?? []).map((id) => {
+      const child = viewers.find((v) => v.peerId === id);
+      if (child === undefined) throw new Error(`no viewer ${id}`);
+      return child;
+    });
+    if (c === undefined || d === undefined) throw new Error('no children');
+    const clients = [b, ...viewers];
+    for (const client of clients) client.take();
+    const probesOf = (client: FakeClient) =>
+      client.take().filter((m) => m.type === 'probe' && m.peer === p.peerId).length;
+    return { ...t, b, viewers, clients, node, p, c, d, probesOf };
+  }
+
+  it('tracker.receive(silent) from a child demotes its parent at once to a node that feeds no one, newcomers included, and has witnesses other than the child probe it', () => {
+    const t = swarm();
+    t.c.send({ type: 'silent', peer: t.p.peerId });
+    // Re-wired at once, without a witness window: `p` feeds neither child any more…
+    expect(t.node(t.c.peerId)?.parents).not.toContain(t.p.peerId);
+    expect(t.node(t.d.peerId)?.parents).not.toContain(t.p.peerId);
+    expect(t.node(t.p.peerId)?.children).toEqual([]);
+    // … nor anyone who joins after, and it still has a parent per stripe.
+    for (let i = 0; i < 6; i++) t.viewer();
+    expect(t.node(t.p.peerId)?.children).toEqual([]);
+    expect(t.node(t.p.peerId)?.parents).toHaveLength(2);
+    // `evictionReports` witnesses and a spare probe it at once, the signalling child not among them.
+    const asked = t.clients.filter((client) => t.probesOf(client) > 0);
+    expect(asked).toHaveLength(TRACKER_DEFAULTS.evictionReports + 1);
+    expect(asked).not.toContain(t.c);
+    expect(asked).not.toContain(t.p);
+    expect(asked).not.toContain(t.b);
+  });
+
+  it('tracker.receive(silent) counts toward no eviction: every child signalling leaves the parent connected, and two witnesses’ reports cut it', () => {
+    const t = swarm();
+    t.c.send({ type: 'silent', peer: t.p.peerId });
+    t.d.send({ type: 'silent', peer: t.p.peerId });
+    expect(t.p.closed).toBeUndefined();
+    expect(t.node(t.p.peerId)).toBeDefined();
+    const [first, second] = t.clients.filter((client) => t.probesOf(client) > 0);
+    if (first === undefined || second === undefined) throw new Error('fewer than two witnesses');
+    first.send({ type: 'report', peer: t.p.peerId, reason: 'unresponsive' });
+    expect(t.p.closed).toBeUndefined();
+    second.send({ type: 'report', peer: t.p.peerId, reason: 'unresponsive' });
+    expect(t.p.closed).toBe('unresponsive');
+  });
+
+  it('tracker.receive(silent) refuses a non-neighbour and a signal before join, and ignores a child, the broadcaster, a repeat and signals past maxOpenReports', () => {
+    const t = swarm();
+    const stranger = t.viewers.find(
+      (v) =>
+        v !== t.p &&
+        ![...(t.node(v.peerId)?.parents ?? []), ...(t.node(v.peerId)?.children ?? [])].includes(
+          t.p.peerId,
+        ),
+    );
+    if (stranger === undefined) throw new Error('every viewer is a neighbour of p');
+    stranger.send({ type: 'silent', peer: t.p.peerId });
+    expect(errorCode(stranger.take())).toBe('unauthorized');
+    const outsider = t.hello('viewer');
+    outsider.send({ type: 'silent', peer: t.p.peerId });
+    expect(errorCode(outsider.take())).toBe('out-of-order');
+    // A parent that calls its child silent, and a viewer that calls the broadcaster silent: no
+    // re-wiring, no error.
+    t.p.send({ type: 'silent', peer: t.c.peerId });
+    const root = t.viewers.find((v) => t.node(v.peerId)?.parents.includes(t.b.peerId));
+    root?.send({ type: 'silent', peer: t.b.peerId });
+    expect(t.node(t.c.peerId)?.parents).toContain(t.p.peerId);
+    expect(t.clients.map(t.probesOf)).toEqual(t.clients.map(() => 0));
+    expect([...t.p.take(), ...(root?.take() ?? [])].some((m) => m.type === 'error')).toBe(false);
+    // One demotion per signal: `c` signals each new parent in turn, and is heard
+    // `maxOpenReports` times within `reportWindowMs`.
+    const demoted: string[] = [];
+    for (let i = 0; i < TRACKER_DEFAULTS.maxOpenReports + 1; i++) {
+      const parent = t.node(t.c.peerId)?.parents.find((id) => id !== t.b.peerId);
+      if (parent === undefined) throw new Error('c hangs on the broadcaster only');
+      t.c.send({ type: 'silent', peer: parent });
+      if (!(t.node(t.c.peerId)?.parents ?? []).includes(parent)) demoted.push(parent);
+      t.c.send({ type: 'silent', peer: parent });
+    }
+    expect(demoted).toHaveLength(TRACKER_DEFAULTS.maxOpenReports);
+    expect(new Set(demoted).size).toBe(demoted.length);
+  });
+
+  it('a witness that leaves while probing a reported peer is replaced at once, not a retry later', () => {
+    const t = swarm();
+    t.c.send({ type: 'report', peer: t.p.peerId, reason: 'bad-chunk', seq: 4 });
+    t.runFor(TRACKER_DEFAULTS.witnessWindowMs + 100, t.clients);
+    const asked = t.clients.filter((client) => t.probesOf(client) > 0);
+    expect(asked).toHaveLength(1);
+    const [gone] = asked;
+    if (gone === undefined) throw new Error('no witness');
+    gone.send({ type: 'leave' });
+    const now = t.clients.filter((client) => client !== gone && t.probesOf(client) > 0);
+    expect(now).toHaveLength(1);
+    expect(now).not.toContain(t.c);
+  });
+});

@@ -70,6 +70,8 @@ export class StripedTreeTopology implements Topology {
   readonly #o: StripedTreeOptions;
   readonly #stripes: Stripe[] = [];
   readonly #home = new Map<string, number>();
+  /** Nodes added with `relay: false`: a leaf in every stripe, interior in none. */
+  readonly #leafOnly = new Set<string>();
   readonly #upload = new Map<string, number | undefined>();
 
   constructor(rootId: string, options: StripedTreeOptions) {
@@ -86,11 +88,11 @@ export class StripedTreeTopology implements Topology {
   }
 
   get size(): number {
-    return this.#home.size + 1;
+    return this.#home.size + this.#leafOnly.size + 1;
   }
 
   has(id: string): boolean {
-    return id === this.rootId || this.#home.has(id);
+    return id === this.rootId || this.#home.has(id) || this.#leafOnly.has(id);
   }
 
   add(node: TopologyNode): readonly string[] {
@@ -99,6 +101,11 @@ export class StripedTreeTopology implements Topology {
     }
     const touched = new Set<string>([node.id]);
     this.#upload.set(node.id, node.uploadKbps);
+    if (node.relay === false) {
+      this.#leafOnly.add(node.id);
+      for (let s = 0; s < this.#stripes.length; s++) this.#placeLeaf(s, node.id, touched);
+      return this.#affected(touched);
+    }
     const home = this.#o.homeOf?.(node.id) ?? this.#smallestStripe();
     this.#home.set(node.id, home);
     this.#appendInterior(home, node.id, touched);
@@ -113,7 +120,9 @@ export class StripedTreeTopology implements Topology {
       throw new SwarmcastError('invalid-argument', 'the root cannot be removed: end the stream');
     }
     const home = this.#home.get(id);
-    if (home === undefined) throw new SwarmcastError('invalid-argument', `unknown node ${id}`);
+    if (home === undefined && !this.#leafOnly.delete(id)) {
+      throw new SwarmcastError('invalid-argument', `unknown node ${id}`);
+    }
     const touched = new Set<string>();
     for (let s = 0; s < this.#stripes.length; s++) {
       if (s === home) this.#removeInterior(s, id, touched);

@@ -16,6 +16,11 @@ export interface TopologyNode {
   readonly id: string;
   /** Upload capacity the peer announced, for capacity-aware topologies. */
   readonly uploadKbps?: number;
+  /**
+   * False: the node is to feed no one (a peer under suspicion, see the tracker's demotion); the
+   * topologies that can place it where it has no child do. @default true
+   */
+  readonly relay?: boolean;
 }
 
 /** What a topology learns about its stream when it is created. */

@@ -64,6 +64,12 @@ export const TRACKER_DEFAULTS = {
 
 /** Witnesses asked, one after another, to probe a peer reported once (see `#probe`). */
 const MAX_PROBES = 2;
+/**
+ * Witnesses a `silent` signal has probe the peer beyond the reports its eviction needs: a witness
+ * may be a polluter itself, gone before it reports (then a retry comes only `PROBE_RETRY_MS`
+ * later, and a demoted polluter, feeding no one, meets no other witness).
+ */
+const SPARE_WITNESSES = 1;
 /** A probe that brought no second report is followed by another witness's after this long. */
 const PROBE_RETRY_MS = 5000;
 /** How often a peer reported when there was no member to probe it looks for one again. */
@@ -305,6 +311,8 @@ interface Connection {
   readonly reported: Set<string>;
   /** Peers this one was asked to probe, with when: its reports of them count for a while. */
   readonly probing: Map<string, number>;
+  /** Parents this one signalled `silent` within `reportWindowMs`, with when. */
+  readonly signalled: Map<string, number>;
   qoe: QoeSample | null;
   lastSeenMs: number;
   protocolErrors: number;
@@ -441,6 +449,7 @@ export class TrackerCore {
       formerNeighbours: new Map(),
       reported: new Set(),
       probing: new Map(),
+      signalled: new Map(),
       qoe: null,
       lastSeenMs: now,
       protocolErrors: 0,
@@ -490,6 +499,9 @@ export class TrackerCore {
         break;
       case 'report':
         this.#report(connection, welcomed, message);
+        break;
+      case 'silent':
+        this.#silent(connection, welcomed, message.peer);
         break;
     }
   }
@@ -877,6 +889,20 @@ export class TrackerCore {
     // The departed node is a candidate too, so that its standby links leave the inverse index.
     this.#publish(stream, [...affected, peerId]);
     stream.backupChildren.delete(peerId);
+    // A witness that leaves while probing (a polluter evicted meanwhile) reports nothing: another
+    // one probes in its place at once, not `PROBE_RETRY_MS` later.
+    const now = this.#clock.now();
+    for (const [probed, askedAtMs] of connection.probing) {
+      const target = stream.members.get(probed);
+      const reporters = stream.reports.get(probed)?.size ?? 0;
+      if (
+        target !== undefined &&
+        now - askedAtMs < PROBE_RETRY_MS &&
+        reporters < this.#options.evictionReports
+      ) {
+        this.#probe(stream, target, probed, 1);
+      }
+    }
   }
 
   #endStream(stream: StreamState): void {
@@ -991,6 +1017,48 @@ export class TrackerCore {
     }
   }
 
+  /**
+   * A member's parent pushes it nothing and let its request time out while announcing chunks
+   * (`silent`): the parent is demoted at once, as on a first report (it feeds no one any more: its
+   * children, the sender among them, are re-parented), and witnesses probe it, but the signal
+   * counts toward no eviction: only the witnesses' reports do. A member is heard once per parent
+   * within `reportWindowMs`, and about at most `maxOpenReports` parents in that window, so that a
+   * false signaller re-wires no more than a false reporter.
+   */
+  #silent(connection: Connection, welcomed: Welcomed, peerId: string): void {
+    const stream = connection.stream;
+    if (stream === undefined) {
+      this.#refuse(connection, 'out-of-order', 'silent before join');
+      return;
+    }
+    const target = stream.members.get(peerId);
+    if (target === undefined) return;
+    if (!this.#wasNeighbour(connection, peerId)) {
+      this.#refuse(connection, 'unauthorized', `${peerId} is not a neighbour of yours`);
+      return;
+    }
+    // The broadcaster is never moved; a parent no longer the sender's was re-wired already.
+    if (
+      target === stream.broadcaster ||
+      !stream.topology.parentsOf(welcomed.peerId).includes(peerId)
+    ) {
+      return;
+    }
+    const now = this.#clock.now();
+    const signalled = connection.signalled;
+    for (const [id, atMs] of signalled) {
+      if (now - atMs > this.#options.reportWindowMs) signalled.delete(id);
+    }
+    if (signalled.has(peerId) || signalled.size >= this.#options.maxOpenReports) return;
+    signalled.set(peerId, now);
+    this.#logger.info('parent signalled silent', {
+      stream: stream.info.stream,
+      peer: peerId,
+      child: welcomed.peerId,
+    });
+    this.#demote(stream, target, peerId, connection);
+  }
+
   /** Whether `peerId` is in the lists `connection` was last sent, or left them recently. */
   #wasNeighbour(connection: Connection, peerId: string): boolean {
     const sent = connection.sent;
@@ -1041,19 +1109,31 @@ export class TrackerCore {
   }
 
   /**
-   * A first report: the peer re-joins the topology at its edge, so it feeds no one it fed (its
-   * children, the reporter among them, are re-parented at once), and a witness probes it
-   * (`#probe`), so that a second reporter can decide even when it fed no one but its reporter.
+   * A first report, or a `silent` signal: the peer re-joins the topology as a node that feeds no
+   * one (`relay: false`; a topology that cannot place it so puts it at its edge), so its children,
+   * the reporter among them, are re-parented at once; and a witness probes it (`#probe`), so that
+   * a second reporter can decide even when it fed no one but its reporter. After a signal, which
+   * is no report, `evictionReports` witnesses other than the `signaller` and `SPARE_WITNESSES`
+   * more probe it at once. (Not after a report: probes cost a swamped honest peer a report each,
+   * and two cut it.)
    */
-  #demote(stream: StreamState, target: Connection, peerId: string): void {
+  #demote(stream: StreamState, target: Connection, peerId: string, signaller?: Connection): void {
     const uploadKbps = target.welcomed?.uploadKbps;
     const removed = stream.topology.remove(peerId);
-    const added = stream.topology.add(
-      uploadKbps === undefined ? { id: peerId } : { id: peerId, uploadKbps },
-    );
-    this.#logger.info('peer demoted after a report', { stream: stream.info.stream, peer: peerId });
+    const added = stream.topology.add({
+      id: peerId,
+      relay: false,
+      ...(uploadKbps === undefined ? {} : { uploadKbps }),
+    });
+    this.#logger.info('peer demoted', { stream: stream.info.stream, peer: peerId });
     this.#publish(stream, [...removed, ...added, peerId]);
-    this.#probe(stream, target, peerId, MAX_PROBES);
+    this.#probe(stream, target, peerId, MAX_PROBES, signaller);
+    if (signaller !== undefined) {
+      // No report yet: enough witnesses for an eviction at once, and spares.
+      for (let more = 1; more < this.#options.evictionReports + SPARE_WITNESSES; more++) {
+        this.#probe(stream, target, peerId, 1, signaller);
+      }
+    }
   }
 
   /**
@@ -1061,15 +1141,24 @@ export class TrackerCore {
    * announces, and report it if what comes is bad or nothing comes). While it stays reported once,
    * another witness is asked `PROBE_RETRY_MS` later, `probes` times in all. With no member to ask
    * (the peer was reported before anyone else joined), the first one within `PROBE_WAIT_MS` is.
+   * `signaller`, the member whose `silent` signal demoted the peer, is not asked at once: it
+   * witnessed already, and the demoted peer closes its link to it.
    */
-  #probe(stream: StreamState, target: Connection, peerId: string, probes: number): void {
+  #probe(
+    stream: StreamState,
+    target: Connection,
+    peerId: string,
+    probes: number,
+    signaller?: Connection,
+  ): void {
     const reporters = stream.reports.get(peerId);
-    if (probes <= 0 || stream.members.get(peerId) !== target || reporters === undefined) return;
+    if (probes <= 0 || stream.members.get(peerId) !== target) return;
     const witnesses = [...stream.members].filter(
       ([id, member]) =>
         member !== target &&
         member !== stream.broadcaster &&
-        !reporters.has(id) &&
+        member !== signaller &&
+        reporters?.has(id) !== true &&
         !member.probing.has(peerId),
     );
     const witness = witnesses[this.#random.int(witnesses.length)];
