@@ -33,6 +33,7 @@ import {
   decodeFrame,
   encodeFrame,
   FrameType,
+  headerOffset,
   HELD_BEFORE_CHUNKS,
   type Frame,
 } from '../protocol/frames.js';
@@ -891,7 +892,7 @@ export class PeerCore {
       }
       case FrameType.Chunk:
         state.remoteHas.addHeldBefore(frame.meta.seq, frame.heldBefore);
-        state.beginChunk(frame.meta, frame.requestId);
+        state.beginChunk(frame.meta, frame.requestId, frame.heldBefore, message);
         state.lastChunkAtMs = this.#c.clock.now();
         state.answers++;
         return;
@@ -1036,6 +1037,7 @@ export class PeerCore {
       this.#chunkFrames[meta.seq & (this.#chunkFrames.length - 1)] = {
         chunk,
         data: received.dataFrames,
+        push: received.chunkFrame,
       };
     }
     this.#verifyAndAccept(chunk, 'peer', state.remoteId);
@@ -1232,13 +1234,15 @@ export class PeerCore {
     const slot = chunk.seq & (this.#chunkFrames.length - 1);
     let frames = this.#chunkFrames[slot];
     if (frames?.chunk !== chunk) {
-      frames = { chunk, data: dataFrames(chunk.seq, chunk.bytes) };
+      frames = { chunk, data: dataFrames(chunk.seq, chunk.bytes), push: undefined };
       this.#chunkFrames[slot] = frames;
     }
-    return [
-      encodeFrame({ type: FrameType.Chunk, requestId, meta: chunk, heldBefore }),
-      ...frames.data,
-    ];
+    let head = requestId === 0 ? frames.push : undefined;
+    if (head === undefined || headerOffset(head) !== heldBefore) {
+      head = encodeFrame({ type: FrameType.Chunk, requestId, meta: chunk, heldBefore });
+      if (requestId === 0) frames.push = head;
+    }
+    return [head, ...frames.data];
   }
 
   // ---- pulling what did not come ---------------------------------------------------------
@@ -1596,6 +1600,11 @@ interface ChunkFrames {
   readonly chunk: Chunk;
   /** Its DATA frames: the messages it came in when they can be relayed as they are. */
   readonly data: readonly Uint8Array[];
+  /**
+   * A push CHUNK frame of it: the one it came in (then it can be relayed as it is while our
+   * `heldBefore` is the one it carries), or the last one encoded.
+   */
+  push: Uint8Array | undefined;
 }
 
 /** A one-chunk HAVE: 17 bytes. */

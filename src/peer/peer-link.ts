@@ -2,6 +2,7 @@ import { ProtocolError } from '../common/errors.js';
 import type { TokenBucket } from '../common/token-bucket.js';
 import type { ChunkMeta } from '../protocol/chunk.js';
 import {
+  CHUNK_FRAME_BYTES,
   FRAME_HEADER_BYTES,
   FrameType,
   hasPushHeader,
@@ -32,6 +33,8 @@ export const MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 interface Assembly {
   readonly meta: ChunkMeta;
   readonly requestId: number;
+  /** Its CHUNK message, when it is the push frame `encodeFrame` makes of `meta` and its map. */
+  readonly chunkFrame: Uint8Array | undefined;
   readonly parts: Uint8Array[];
   /** The messages of `parts` while each is the DATA frame `encodeFrame` makes of its part. */
   frames: Uint8Array[] | undefined;
@@ -57,6 +60,11 @@ export interface ReceivedChunk {
    * makes of it (so they can be relayed as they are).
    */
   readonly dataFrames?: readonly Uint8Array[];
+  /**
+   * Its CHUNK message, when it is the push frame `chunkFrames` makes (so can be relayed too, by a
+   * peer whose `heldBefore` for it is the same).
+   */
+  readonly chunkFrame?: Uint8Array;
 }
 
 /** Sent frames a send queue keeps before dropping them from its front. */
@@ -251,8 +259,11 @@ export class PeerLinkState {
     return this.#assemblies.has(seq);
   }
 
-  /** Starts receiving a chunk announced by a CHUNK frame. */
-  beginChunk(meta: ChunkMeta, requestId: number): void {
+  /**
+   * Starts receiving a chunk announced by a CHUNK frame with `heldBefore` (`message`: the message
+   * it was decoded from, if known).
+   */
+  beginChunk(meta: ChunkMeta, requestId: number, heldBefore: number, message?: Uint8Array): void {
     if (this.#assemblies.has(meta.seq)) {
       throw new ProtocolError('malformed-frame', `chunk ${meta.seq} announced twice`);
     }
@@ -262,9 +273,18 @@ export class PeerLinkState {
         `more than ${MAX_CHUNKS_IN_FLIGHT} chunks open at once`,
       );
     }
+    // A decoded CHUNK payload is the one `encodeFrame` writes for its metadata: only the header
+    // may differ from the push frame.
+    const chunkFrame =
+      requestId === 0 &&
+      message?.byteLength === CHUNK_FRAME_BYTES &&
+      hasPushHeader(message, FrameType.Chunk, meta.seq, heldBefore)
+        ? message
+        : undefined;
     this.#assemblies.set(meta.seq, {
       meta,
       requestId,
+      chunkFrame,
       parts: [],
       frames: [],
       received: 0,
@@ -300,11 +320,12 @@ export class PeerLinkState {
     assembly.received += bytes.byteLength;
     if (assembly.received < meta.byteLength) return undefined;
     this.#assemblies.delete(seq);
-    const { requestId, parts, frames } = assembly;
+    const { requestId, parts, frames, chunkFrame } = assembly;
     const whole = parts.length === 1 ? bytes : assembledBytes(meta.byteLength, parts, frames);
-    return frames === undefined
-      ? { meta, requestId, bytes: whole }
-      : { meta, requestId, bytes: whole, dataFrames: frames };
+    if (frames === undefined) return { meta, requestId, bytes: whole };
+    return chunkFrame === undefined
+      ? { meta, requestId, bytes: whole, dataFrames: frames }
+      : { meta, requestId, bytes: whole, dataFrames: frames, chunkFrame };
   }
 
   /** Queues frames and sends as many as the channel takes below `highWaterBytes`. */

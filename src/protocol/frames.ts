@@ -109,7 +109,8 @@ function frame(
 
 /**
  * Whether `message` begins with the header `encodeFrame` writes for a frame of `type` with no
- * request id (a DATA frame) for chunk `seq` at `offset`.
+ * request id (a DATA frame, or a pushed CHUNK frame) for chunk `seq` at `offset` (a CHUNK frame's
+ * `heldBefore`).
  */
 export function hasPushHeader(
   message: Uint8Array,
@@ -127,6 +128,11 @@ export function hasPushHeader(
     readUint32(message, 8) === seq >>> 0 &&
     readUint32(message, 12) === offset >>> 0
   );
+}
+
+/** The header's `offset` field of an encoded frame: a DATA frame's offset, a CHUNK's `heldBefore`. */
+export function headerOffset(message: Uint8Array): number {
+  return readUint32(message, 12);
 }
 
 export function encodeFrame(f: Frame): Uint8Array {

@@ -78,7 +78,9 @@ function receive(frames: readonly Uint8Array[]): Chunk[] {
   const out: Chunk[] = [];
   for (const message of frames) {
     const frame = decodeFrame(message);
-    if (frame.type === FrameType.Chunk) state.beginChunk(frame.meta, frame.requestId);
+    if (frame.type === FrameType.Chunk) {
+      state.beginChunk(frame.meta, frame.requestId, frame.heldBefore);
+    }
     if (frame.type === FrameType.Data) {
       const received = state.addData(frame.seq, frame.offset, frame.bytes, message);
       if (received !== undefined) out.push({ ...received.meta, bytes: received.bytes });

@@ -42,7 +42,12 @@ function receive(state: PeerLinkState, messages: readonly Uint8Array[], withMess
   for (const message of messages) {
     const frame: Frame = decodeFrame(message);
     if (frame.type === FrameType.Chunk) {
-      state.beginChunk(frame.meta, frame.requestId);
+      state.beginChunk(
+        frame.meta,
+        frame.requestId,
+        frame.heldBefore,
+        withMessages ? message : undefined,
+      );
     }
     if (frame.type === FrameType.Data) {
       received = state.addData(
@@ -59,15 +64,30 @@ function receive(state: PeerLinkState, messages: readonly Uint8Array[], withMess
 describe('PeerLinkState chunk assembly', () => {
   it('gives a chunk that came in one frame as a view of it, with that frame to relay', () => {
     const { meta, bytes } = chunkOf(3, 1000);
-    for (const requestId of [0, 5]) {
-      // A push or an answer: the DATA frames are the same, and are relayed as they came.
-      const frames = chunkFrames(requestId, meta, bytes);
-      const received = receive(new PeerLinkState(link), frames);
-      expect(received?.requestId).toBe(requestId);
-      expect(received?.bytes).toEqual(bytes);
-      expect(received?.bytes.buffer).toBe(frames[1]?.buffer);
-      expect(received?.dataFrames).toEqual([frames[1]]);
-    }
+    const frames = chunkFrames(0, meta, bytes, 0b101);
+    const received = receive(new PeerLinkState(link), frames);
+    expect(received?.bytes).toEqual(bytes);
+    expect(received?.bytes.buffer).toBe(frames[1]?.buffer);
+    expect(received?.dataFrames).toEqual([frames[1]]);
+    expect(received?.chunkFrame).toBe(frames[0]);
+  });
+
+  it('offers the CHUNK message to relay only for a push whose header is the one encodeFrame writes', () => {
+    const { meta, bytes } = chunkOf(4, 1000);
+    const answer = receive(new PeerLinkState(link), chunkFrames(5, meta, bytes));
+    expect(answer?.dataFrames).toHaveLength(1);
+    expect(answer?.chunkFrame).toBeUndefined();
+    // A reserved byte set: decoders ignore it, relays must not pass it on.
+    const frames = chunkFrames(0, meta, bytes);
+    const odd = frames[0]?.slice();
+    odd?.set([0, 1], 2);
+    const received = receive(new PeerLinkState(link), [
+      odd ?? new Uint8Array(0),
+      ...frames.slice(1),
+    ]);
+    expect(received?.bytes).toEqual(bytes);
+    expect(received?.dataFrames).toEqual(frames.slice(1));
+    expect(received?.chunkFrame).toBeUndefined();
   });
 
   it('puts a chunk of several frames together once, and shares it with a link that got the same messages', () => {
@@ -98,6 +118,7 @@ describe('PeerLinkState chunk assembly', () => {
     const unknown = receive(new PeerLinkState(link), chunkFrames(0, meta, bytes), false);
     expect(unknown?.bytes).toEqual(bytes);
     expect(unknown?.dataFrames).toBeUndefined();
+    expect(unknown?.chunkFrame).toBeUndefined();
   });
 });
 

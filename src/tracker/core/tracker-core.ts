@@ -1018,8 +1018,8 @@ export class TrackerCore {
   }
 
   /**
-   * A member's parent pushes it nothing and let its request time out while announcing chunks
-   * (`silent`): the parent is demoted at once, as on a first report (it feeds no one any more: its
+   * A member's parent pushes it nothing and let its request time out while another of its
+   * parents pushes (`silent`): the parent is demoted at once, as on a first report (it feeds no one any more: its
    * children, the sender among them, are re-parented), and witnesses probe it, but the signal
    * counts toward no eviction: only the witnesses' reports do. A member is heard once per parent
    * within `reportWindowMs`, and about at most `maxOpenReports` parents in that window, so that a
