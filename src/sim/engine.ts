@@ -10,13 +10,15 @@
  * included (`processTicksAndRejections` drains the microtasks, then the ticks queued meanwhile),
  * and this costs far less than a macrotask (`setImmediate`: a turn of the event loop and a poll).
  * The loop always queues it from a microtask (it runs after an `await`), and yields a macrotask
- * every `DRAINS_PER_MACROTASK` drains so that the host's timers and I/O are not starved. Only
- * instants that settled a promise pay either; yielding at every instant, or awaiting a fixed
- * number of microtask turns, is either slower or not guaranteed to settle a chain of any depth.
+ * every `DRAINS_PER_MACROTASK` drains, and between instants every `YIELD_EVERY_MS` of host time,
+ * so that the host's timers and I/O are not starved. Only instants that settled a promise wait
+ * for microtasks; yielding at every instant, or awaiting a fixed number of microtask turns, is
+ * either slower or not guaranteed to settle a chain of any depth.
  *
- * Determinism: nothing here reads the host's clock or `Math.random`; one seed gives one
- * `SeededRandom` per named sub-stream (`random(label)`), so adding a consumer of randomness does
- * not shift the draws of the others.
+ * Determinism: nothing here reads `Math.random`, and the host's clock only decides when the loop
+ * yields to the host, which changes nothing simulated; one seed gives one `SeededRandom` per named
+ * sub-stream (`random(label)`), so adding a consumer of randomness does not shift the draws of
+ * the others.
  */
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { InvalidStateError } from '../common/errors.js';
@@ -255,6 +257,14 @@ export interface SimRunStats {
 
 /** Drains settled on ticks in a row before one yields a macrotask to the host (see the header). */
 const DRAINS_PER_MACROTASK = 64;
+/**
+ * However few promises settle (most instants settle none), the loop looks at the host's clock
+ * every `EVENTS_PER_YIELD_CHECK` events, between instants, and yields a macrotask once
+ * `YIELD_EVERY_MS` have passed since the last: a run inside a server (the monitor's lab) never
+ * holds its event loop for long, and a long run pays about a hundred yields a second.
+ */
+const EVENTS_PER_YIELD_CHECK = 1000;
+const YIELD_EVERY_MS = 10;
 
 /** The event loop of one simulation run. */
 export class SimEngine {
@@ -263,6 +273,9 @@ export class SimEngine {
   #asyncPending = false;
   #running = false;
   #drains = 0;
+  /** `clock.events` when the loop last looked at the host's clock, and that clock's time then. */
+  #checkedAtEvents = 0;
+  #yieldedAtMs = 0;
 
   constructor(options: SimEngineOptions) {
     if (!Number.isInteger(options.seed)) throw new TypeError('seed must be an integer');
@@ -301,6 +314,13 @@ export class SimEngine {
       for (;;) {
         // After an await, this runs in a microtask: a tick it queues waits for every microtask.
         while (this.#asyncPending) await this.#drain(true);
+        if (clock.events - this.#checkedAtEvents >= EVENTS_PER_YIELD_CHECK) {
+          this.#checkedAtEvents = clock.events;
+          if (performance.now() - this.#yieldedAtMs >= YIELD_EVERY_MS) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            this.#yieldedAtMs = performance.now();
+          }
+        }
         const at = clock.nextAt();
         if (at > untilMs) break;
         clock.moveTo(at);
