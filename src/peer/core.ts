@@ -1349,10 +1349,15 @@ export class PeerCore {
     const { parents } = this.#neighbours;
     const silentMs = this.#silentParentMs();
     for (const parent of parents) {
-      const state = this.#links.get(parent);
-      if (state?.greeted !== true || now - state.lastChunkAtMs > silentMs) return false;
+      if (!this.#pushing(parent, now, silentMs)) return false;
     }
     return parents.length > 0;
+  }
+
+  /** Whether the link to `peerId` is greeted and a chunk began on it within `silentMs`. */
+  #pushing(peerId: string, now: number, silentMs: number): boolean {
+    const state = this.#links.get(peerId);
+    return state?.greeted === true && now - state.lastChunkAtMs <= silentMs;
   }
 
   /** How long a parent may send no chunk before it counts as silent (`SILENT_PARENT_PERIODS`). */
@@ -1501,13 +1506,9 @@ export class PeerCore {
     const { parents } = this.#neighbours;
     if (!parents.includes(remoteId) || this.#signalled.has(remoteId)) return;
     const silentMs = this.#silentParentMs();
-    const otherPushes = parents.some((parent) => {
-      const state = this.#links.get(parent);
-      return (
-        parent !== remoteId && state?.greeted === true && now - state.lastChunkAtMs <= silentMs
-      );
-    });
-    if (!otherPushes) return;
+    if (!parents.some((parent) => parent !== remoteId && this.#pushing(parent, now, silentMs))) {
+      return;
+    }
     this.#signalled.add(remoteId);
     this.#tracker?.send({ type: 'silent', peer: remoteId });
   }
