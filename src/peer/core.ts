@@ -88,6 +88,11 @@ export interface PeerComponents {
    * figures go into the heartbeats instead of the core's playback model.
    */
   player?: { report(): PlayerQoe };
+  /**
+   * Decodes the messages links deliver. @default `decodeFrame`; the simulator shares one frame
+   * among the peers a message reaches (`sharedFrameDecoder`)
+   */
+  decodeFrame?: (message: Uint8Array) => Frame;
 }
 
 /** The playback figures a heartbeat carries. */
@@ -305,6 +310,7 @@ export class PeerCore {
   /** This peer's key (injected, or made when the tracker connection opens). */
   #identity: Signer | undefined;
   readonly #checkSignature: SignatureCheck;
+  readonly #decode: (message: Uint8Array) => Frame;
   /** The tracker's public key, from its challenge: credentials are checked against it. */
   #trackerKey: string | undefined;
   /** This peer's credential from the tracker, presented in HELLO. */
@@ -349,6 +355,7 @@ export class PeerCore {
     this.#o = options;
     this.#identity = components.identity;
     this.#checkSignature = components.checkSignature ?? webCryptoSignatureCheck();
+    this.#decode = components.decodeFrame ?? decodeFrame;
     this.#log = components.logger;
     this.#events = new Emitter(this.#log);
     this.#store = new ChunkStore(1);
@@ -828,7 +835,7 @@ export class PeerCore {
     if (state?.link !== link || this.#state !== 'started') return;
     state.bytesIn += data.byteLength;
     try {
-      this.#onFrame(state, decodeFrame(data), data);
+      this.#onFrame(state, this.#decode(data), data);
     } catch (error) {
       this.#brokeProtocol(state, error);
     }

@@ -309,23 +309,26 @@ export class PeerLinkState {
     if (offset !== assembly.received || offset + bytes.byteLength > meta.byteLength) {
       throw new ProtocolError('malformed-frame', `data for chunk ${seq} at a wrong offset`);
     }
-    assembly.parts.push(bytes);
-    if (assembly.frames !== undefined) {
-      if (message !== undefined && isEncodedData(message, seq, offset, bytes, meta.byteLength)) {
-        assembly.frames.push(message);
-      } else {
-        assembly.frames = undefined;
-      }
-    }
+    // The messages are kept while each is the DATA frame `encodeFrame` makes of its part.
+    const relayable =
+      assembly.frames !== undefined &&
+      message !== undefined &&
+      isEncodedData(message, seq, offset, bytes, meta.byteLength);
     assembly.received += bytes.byteLength;
-    if (assembly.received < meta.byteLength) return undefined;
+    const complete = assembly.received === meta.byteLength;
+    if (complete && assembly.parts.length === 0) {
+      // The whole chunk in one frame (any chunk up to `MAX_DATA_BYTES`): no parts are kept, and
+      // the one message is kept in an array of its own size.
+      this.#assemblies.delete(seq);
+      return receivedChunk(assembly, bytes, relayable ? [message] : undefined);
+    }
+    assembly.parts.push(bytes);
+    if (relayable) assembly.frames?.push(message);
+    else assembly.frames = undefined;
+    if (!complete) return undefined;
     this.#assemblies.delete(seq);
-    const { requestId, parts, frames, chunkFrame } = assembly;
-    const whole = parts.length === 1 ? bytes : assembledBytes(meta.byteLength, parts, frames);
-    if (frames === undefined) return { meta, requestId, bytes: whole };
-    return chunkFrame === undefined
-      ? { meta, requestId, bytes: whole, dataFrames: frames }
-      : { meta, requestId, bytes: whole, dataFrames: frames, chunkFrame };
+    const { parts, frames } = assembly;
+    return receivedChunk(assembly, assembledBytes(meta.byteLength, parts, frames), frames);
   }
 
   /** Queues frames and sends as many as the channel takes below `highWaterBytes`. */
@@ -370,6 +373,19 @@ export class PeerLinkState {
       this.#queueHead = 0;
     }
   }
+}
+
+/** What `addData` returns for a chunk whose last byte came: `bytes`, and `frames` if relayable. */
+function receivedChunk(
+  assembly: Assembly,
+  bytes: Uint8Array,
+  frames: readonly Uint8Array[] | undefined,
+): ReceivedChunk {
+  const { meta, requestId, chunkFrame } = assembly;
+  if (frames === undefined) return { meta, requestId, bytes };
+  return chunkFrame === undefined
+    ? { meta, requestId, bytes, dataFrames: frames }
+    : { meta, requestId, bytes, dataFrames: frames, chunkFrame };
 }
 
 /**

@@ -13,7 +13,7 @@
 import type { TimerHandle } from '../common/clock.js';
 import { InvalidStateError, SwarmcastError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { MAX_FRAME_BYTES } from '../protocol/frames.js';
+import { decodeFrame, MAX_FRAME_BYTES, type Frame } from '../protocol/frames.js';
 import type { SignalData } from '../protocol/tracker.js';
 import type { Link, PeerTransport, TransportEvents } from '../transport/types.js';
 import type { Pipe, SimNetwork } from './network.js';
@@ -63,6 +63,25 @@ function pairsOf(
     pairs.set(network, map);
   }
   return map;
+}
+
+/**
+ * The frame decoder of the peers of one simulated network (`PeerComponents.decodeFrame`): messages
+ * are handed over, not copied, and a relay passes on the messages it got, so one message reaches
+ * many peers. It is decoded once, and each of them gets the same frame (the core never modifies a
+ * frame); a thousand peers then hold one copy of each chunk's metadata instead of a thousand. A
+ * message that does not decode throws at every peer, as it would on its own.
+ */
+export function sharedFrameDecoder(): (message: Uint8Array) => Frame {
+  const decoded = new WeakMap<Uint8Array, Frame>();
+  return (message) => {
+    let frame = decoded.get(message);
+    if (frame === undefined) {
+      frame = decodeFrame(message);
+      decoded.set(message, frame);
+    }
+    return frame;
+  };
 }
 
 class MemoryLink implements Link {

@@ -18,7 +18,11 @@ import type { TrackerSnapshot } from '../tracker/core/tracker-core.js';
 import type { TrackerOptions } from '../tracker/core/tracker-core.js';
 import type { PeerTransportFactory, TrackerConnectionFactory } from '../transport/types.js';
 import { SimEngine } from './engine.js';
-import { MemoryTransport, MEMORY_TRANSPORT_DEFAULTS } from './memory-transport.js';
+import {
+  MemoryTransport,
+  MEMORY_TRANSPORT_DEFAULTS,
+  sharedFrameDecoder,
+} from './memory-transport.js';
 import { SimNetwork, type SimNodeCounters, type SimNodeOptions } from './network.js';
 import { SimOrigin } from './origin.js';
 import { SimSource, simVerifier } from './source.js';
@@ -162,6 +166,8 @@ export class SimSwarm {
   readonly #checkSignature = simSignatureCheck(() => {
     this.engine.markAsync();
   });
+  /** One for every peer: each message is decoded once, however many peers it reaches. */
+  readonly #decodeFrame = sharedFrameDecoder();
   #state: 'new' | 'running' | 'done' = 'new';
 
   constructor(
@@ -242,6 +248,7 @@ export class SimSwarm {
         verifier: () => this.#verifier(),
         identity: broadcasterKey,
         checkSignature: this.#checkSignature,
+        decodeFrame: this.#decodeFrame,
       },
       {
         ...PEER_DEFAULTS,
@@ -391,6 +398,7 @@ export class SimSwarm {
           verifier: () => this.#verifier(),
           identity: this.#signer(`viewer:${index}`),
           checkSignature: this.#checkSignature,
+          decodeFrame: this.#decodeFrame,
         },
         {
           ...PEER_DEFAULTS,
