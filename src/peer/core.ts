@@ -120,8 +120,13 @@ export interface PeerOptions {
   linkHighWaterBytes: number;
   /** A request to a neighbour unanswered this long goes elsewhere. @default 1000 */
   requestTimeoutMs: number;
-  /** How often the peer re-plans fetches and advances its player. @default 50 */
+  /** How often the peer advances its player, and re-plans fetches if need be. @default 50 */
   tickMs: number;
+  /**
+   * Plan the fetches at every tick, not only when something may have changed since the last
+   * plan: the same decisions at more cost (tests compare the two). @default false
+   */
+  planEveryTick: boolean;
   /** Upload capacity announced to the tracker, if known. */
   uploadKbps?: number;
   /** The join secret or token the tracker's admission asks viewers for. */
@@ -137,6 +142,7 @@ export const PEER_DEFAULTS: Omit<PeerOptions, 'stream' | 'role' | 'info'> = {
   linkHighWaterBytes: DEFAULTS.linkHighWaterBytes,
   requestTimeoutMs: 1000,
   tickMs: 50,
+  planEveryTick: false,
 };
 
 export type ChunkSource = 'peer' | 'origin' | 'broadcaster';
@@ -251,6 +257,12 @@ const REDUNDANT_BURST_S = 4;
  */
 const HAVE_AHEAD_SLACK_MS = 10_000;
 
+/**
+ * A plan names the time to plan again this much early, so that rounding in the arithmetic of its
+ * conditions never makes it late (see `PeerCore.#plan`).
+ */
+const PLAN_EARLY_MS = 1;
+
 /** Most requests in flight to neighbours at once. */
 const MAX_PEER_REQUESTS = 16;
 /**
@@ -329,6 +341,16 @@ export class PeerCore {
    */
   readonly #probes = new Map<string, { asked: Set<number>; ownLink: boolean }>();
   #stopTick: (() => void) | undefined;
+  /** Something came in since the last plan (see `#tick`). */
+  #dirty = true;
+  /** When the last plan said to plan again if nothing comes in. */
+  #planAgainAt = -Infinity;
+  /** When the first parent pushing at the last plan turns silent if it sends nothing more. */
+  #silenceAt = -Infinity;
+  /** The player's `epoch` at the last plan. */
+  #planEpoch: number | undefined;
+  /** The last plan pulled the chunks neighbours announced beyond what it wants. */
+  #planPullsAnnounced = true;
   #stopHeartbeat: (() => void) | undefined;
   #startedAt = 0;
   #state: 'new' | 'started' | 'stopped' = 'new';
@@ -383,20 +405,25 @@ export class PeerCore {
     this.#state = 'started';
     this.#startedAt = this.#c.clock.now();
     if (this.#o.info !== undefined) this.#setInfo(this.#o.info);
+    // An event that comes in may change what the next plan does (see `#tick`).
     this.#transport = this.#c.transport({
       signal: (to, data) => {
         this.#tracker?.send({ type: 'signal', to, data });
       },
       open: (link) => {
+        this.#dirty = true;
         this.#onLinkOpen(link);
       },
+      // A frame marks it in `#onFrame`, only if it may.
       message: (link, data) => {
         this.#onLinkMessage(link, data);
       },
       drain: (link) => {
+        this.#dirty = true;
         this.#links.get(link.remoteId)?.pump(this.#o.linkHighWaterBytes);
       },
       close: (link) => {
+        this.#dirty = true;
         this.#onLinkClose(link);
       },
     });
@@ -405,9 +432,11 @@ export class PeerCore {
         this.#hello();
       },
       message: (message) => {
+        this.#dirty = true;
         this.#onTrackerMessage(message);
       },
       close: (reason) => {
+        this.#dirty = true;
         if (this.#state !== 'started') return;
         this.#log.warn('tracker connection lost; going on with the links we have', { reason });
         this.#tracker = undefined;
@@ -494,10 +523,12 @@ export class PeerCore {
     }
     generateSigningKeyPair().then(
       (pair) => {
+        this.#dirty = true;
         this.#identity = keyPairSigner(pair);
         if (this.#state === 'started') this.#hello();
       },
       (error: unknown) => {
+        this.#dirty = true;
         this.#log.error('could not make a key pair; leaving the tracker', {
           error: errorMessage(error),
         });
@@ -519,11 +550,13 @@ export class PeerCore {
     );
     identity.sign(signed).then(
       (signature) => {
+        this.#dirty = true;
         if (this.#state === 'started') {
           this.#tracker?.send({ type: 'auth', signature: toBase64Url(signature) });
         }
       },
       (error: unknown) => {
+        this.#dirty = true;
         this.#log.error('could not sign the challenge; leaving the tracker', {
           error: errorMessage(error),
         });
@@ -587,6 +620,7 @@ export class PeerCore {
         if (message.code === 'unknown-stream') {
           this.#log.info('stream not live yet; retrying', { stream: this.#o.stream });
           this.#c.clock.setTimeout(() => {
+            this.#dirty = true;
             this.#join();
           }, JOIN_RETRY_MS);
         } else {
@@ -680,6 +714,7 @@ export class PeerCore {
     const state = this.#links.get(remoteId);
     if (state?.greeted === true) this.#askProbed(state);
     this.#c.clock.setTimeout(() => {
+      this.#dirty = true;
       this.#probes.delete(remoteId);
       const current = this.#links.get(remoteId);
       if (current !== undefined && !this.#isNeighbour(remoteId)) current.link.close();
@@ -774,6 +809,7 @@ export class PeerCore {
       const opened = state;
       opened.unexpected = true;
       this.#c.clock.setTimeout(() => {
+        this.#dirty = true;
         opened.unexpected = false;
         if (this.#links.get(link.remoteId) === opened && !this.#isNeighbour(link.remoteId)) {
           this.#log.debug('closing a link the tracker never confirmed', {
@@ -812,6 +848,7 @@ export class PeerCore {
       this.#neighbours.backupParents.includes(link.remoteId);
     if (this.#state === 'started' && upstream()) {
       this.#c.clock.setTimeout(() => {
+        this.#dirty = true;
         if (upstream()) this.#connect(link.remoteId);
       }, RECONNECT_DELAY_MS);
     }
@@ -886,6 +923,8 @@ export class PeerCore {
         if (this.#revoked.has(state.remoteId)) {
           throw new SwarmcastError('unauthorized', 'HELLO from a peer the tracker evicted');
         }
+        // The link is not greeted while its credential is checked: its stripe has no parent.
+        this.#dirty = true;
         this.#checkCredential(state, frame.hello.credential);
         return;
       case FrameType.Have: {
@@ -894,11 +933,13 @@ export class PeerCore {
         if (beyond)
           throw new SwarmcastError('malformed-frame', 'HAVE for chunks not yet published');
         for (const seq of seqs) state.remoteHas.add(seq);
+        this.#announced();
         this.#askProbed(state);
         return;
       }
       case FrameType.Chunk:
         state.remoteHas.addHeldBefore(frame.meta.seq, frame.heldBefore);
+        this.#announced();
         state.beginChunk(frame.meta, frame.requestId, frame.heldBefore, message);
         state.lastChunkAtMs = this.#c.clock.now();
         state.answers++;
@@ -950,6 +991,7 @@ export class PeerCore {
         return;
       }
       case FrameType.Absent: {
+        this.#dirty = true;
         state.answers++;
         const pending = this.#pending.get(frame.requestId);
         if (pending?.remoteId === state.remoteId) this.#settleRequest(frame.requestId, false);
@@ -990,6 +1032,7 @@ export class PeerCore {
       peerId: state.remoteId,
     }).then(
       () => {
+        this.#dirty = true;
         if (!current()) return;
         this.#greeting.delete(state);
         state.greeted = true;
@@ -1005,6 +1048,7 @@ export class PeerCore {
         }
       },
       (error: unknown) => {
+        this.#dirty = true;
         if (!current()) return;
         this.#greeting.delete(state);
         const reason = errorMessage(error);
@@ -1021,7 +1065,11 @@ export class PeerCore {
   #onReceived(state: PeerLinkState, received: ReceivedChunk): void {
     const { meta, bytes, requestId } = received;
     state.remoteHas.add(meta.seq);
-    if (requestId !== 0) this.#settleRequest(requestId, true);
+    if (requestId !== 0) {
+      // A request settled: its seq and its peer can be asked again.
+      this.#dirty = true;
+      this.#settleRequest(requestId, true);
+    }
     const held = this.#store.get(meta.seq);
     // A chunk held already is not verified again, but compared with the one held: a polluter
     // behind us sends chunks we hold (relabelled, replayed, corrupt) as well as ones we lack.
@@ -1047,7 +1095,52 @@ export class PeerCore {
         push: received.chunkFrame,
       };
     }
+    const newestBefore = this.#store.newestSeq;
     this.#verifyAndAccept(chunk, 'peer', state.remoteId);
+    this.#replanFor(meta.seq, newestBefore);
+  }
+
+  /**
+   * What chunk `seq`, received from a peer, changes in the plan (see `#tick`), `newestBefore`
+   * being the newest held before it. The chunk before it in its stripe, if missing, is now overdue
+   * (`#overdue`): plan at the next tick. Chunks it skipped past the newest are now wanted by their
+   * due time alone, no longer also by when the origin should have them: plan by the first one's,
+   * or at the next tick while a parent is not live (they may be overdue). The usual push, in order
+   * in its stripe and in the stream, changes neither.
+   */
+  #replanFor(seq: number, newestBefore: number): void {
+    const playback = this.#playback;
+    const from = playback?.playheadSeq ?? null;
+    if (playback === undefined || from === null) {
+      this.#dirty = true;
+      return;
+    }
+    const before = seq - Math.max(1, this.#neighbours.parents.length);
+    if (before >= this.#store.firstMissing(from) && !this.#store.has(before)) {
+      this.#dirty = true;
+      return;
+    }
+    const skipped = Math.max(newestBefore + 1, from);
+    if (skipped >= seq) return;
+    if (this.#planPullsAnnounced) {
+      // A parent is not live: the skipped chunks of its stripe are overdue at once.
+      this.#dirty = true;
+      return;
+    }
+    const due = playback.dueTime(skipped, this.#c.clock.now());
+    if (due === null) return;
+    this.#planAgainAt = Math.min(
+      this.#planAgainAt,
+      due - this.#o.originFallbackMarginMs - PLAN_EARLY_MS,
+    );
+  }
+
+  /**
+   * Called when a neighbour announces chunks (HAVE, or a CHUNK frame's `heldBefore`): the plan
+   * pulls announced chunks beyond what it wants only while a parent is not live (`#plan`).
+   */
+  #announced(): void {
+    if (this.#planPullsAnnounced) this.#dirty = true;
   }
 
   // ---- chunks ----------------------------------------------------------------------------
@@ -1077,10 +1170,12 @@ export class PeerCore {
     this.#verifying.add(seq);
     pending.then(
       () => {
+        this.#dirty = true;
         this.#verifying.delete(seq);
         this.#verified(chunk, source, from);
       },
       (error: unknown) => {
+        this.#dirty = true;
         this.#verifying.delete(seq);
         this.#rejected(chunk, source, from, error);
       },
@@ -1254,20 +1349,55 @@ export class PeerCore {
 
   // ---- pulling what did not come ---------------------------------------------------------
 
+  /**
+   * Every `tickMs`: advances the player, and plans the pulls again when something may have changed
+   * since the last plan: an event came in (`#dirty`), the player's due times came earlier
+   * (`PlaybackModel.epoch`), the time the last plan named has come (`#planAgainAt`), or a parent
+   * may have turned silent. Between those a plan would find nothing to do, and is skipped: most
+   * ticks of a swarm in steady state.
+   */
   #tick(): void {
     const now = this.#c.clock.now();
+    const playback = this.#playback;
+    playback?.tick(now);
+    if (
+      !this.#dirty &&
+      now < this.#planAgainAt &&
+      playback?.epoch === this.#planEpoch &&
+      !this.#o.planEveryTick
+    ) {
+      if (now < this.#silenceAt) return;
+      // Every parent was pushing at the last plan and still is: the plan would be the same.
+      if (!this.#planPullsAnnounced && this.#allParentsLive(now)) {
+        this.#silenceAt = this.#nextSilence(now) - PLAN_EARLY_MS;
+        return;
+      }
+    }
+    this.#dirty = false;
+    this.#planAgainAt = this.#plan(now);
+    this.#silenceAt = this.#nextSilence(now) - PLAN_EARLY_MS;
+    this.#planEpoch = playback?.epoch;
+  }
+
+  /**
+   * Asks probed peers, neighbours and the origin for what is missing, and returns when to plan
+   * again if no event comes and no parent turns silent meanwhile: at the next tick after any
+   * request or fetch, else the first time that time alone can make a condition below true (a
+   * chunk due within the origin margin, a chunk expected at the origin), `PLAN_EARLY_MS` early.
+   */
+  #plan(now: number): number {
+    let acted = false;
     // Most ticks probe no one: no iterator for them.
     if (this.#probes.size > 0) {
       for (const remoteId of this.#probes.keys()) {
         const state = this.#links.get(remoteId);
         if (state !== undefined) this.#askProbed(state);
       }
+      acted = true;
     }
     const playback = this.#playback;
-    if (playback === undefined) return;
-    playback.tick(now);
+    if (playback === undefined || this.#info === undefined) return acted ? now : Infinity;
     const from = playback.playheadSeq;
-    if (this.#info === undefined) return;
     if (from !== null && from > this.#forgottenBefore) {
       this.#forgetBefore(from);
       this.#forgottenBefore = from;
@@ -1282,9 +1412,11 @@ export class PeerCore {
           this.#fetchFromOrigin(newestAnnounced, now);
         }
       }
-      return;
+      return now;
     }
     const chunkMs = this.#info.chunkDurationMs;
+    const margin = this.#o.originFallbackMarginMs;
+    let planAt = Infinity;
     // Chunks from the playhead to the newest known, plus any the player will want within the
     // origin margin that should exist by now even though no peer has announced them.
     const newestSeq = this.#store.newestSeq;
@@ -1294,9 +1426,12 @@ export class PeerCore {
       for (let seq = last + 1; ; seq++) {
         const expectedAtOrigin =
           newestCaptureTimeMs + (seq - newestSeq + 1) * chunkMs + ORIGIN_AVAILABILITY_SLACK_MS;
-        if (expectedAtOrigin > now) break;
         const due = playback.dueTime(seq, now);
-        if (due === null || due - now > this.#o.originFallbackMarginMs) break;
+        if (expectedAtOrigin > now || due === null || due - now > margin) {
+          // It is wanted once both hold: not before the later of the two.
+          if (due !== null) planAt = Math.min(planAt, Math.max(expectedAtOrigin, due - margin));
+          break;
+        }
         last = seq;
       }
     } else {
@@ -1304,7 +1439,8 @@ export class PeerCore {
     }
     // Chunks a neighbour announced whose stripe has no parent link now (it failed) or a silent
     // one: pull them at once from that neighbour instead of waiting for the origin margin.
-    if (!this.#allParentsLive(now)) {
+    this.#planPullsAnnounced = !this.#allParentsLive(now);
+    if (this.#planPullsAnnounced) {
       for (const state of this.#links.values()) {
         for (const seq of state.remoteHas) {
           if (seq > last && this.#stripeParent(seq, now) !== 'live') last = seq;
@@ -1323,24 +1459,29 @@ export class PeerCore {
       }
       const due = playback.dueTime(seq, now);
       const left = due === null ? Infinity : due - now;
-      const margin = this.#o.originFallbackMarginMs;
       // A chunk still on its way down its stripe is left to come: it is pulled from a neighbour
       // that holds it when it is late (its stripe has no parent now, the parent pushed a later
       // chunk of the stripe, or the playhead is within the margin); the origin is asked when no
       // neighbour holds it within the margin, or when the neighbour has used up half of it.
       const parent = this.#stripeParent(seq, now);
-      if (!this.#requested(seq) && (left <= margin || this.#overdue(seq, parent))) {
+      const requested = this.#requested(seq);
+      if (!requested && (left <= margin || this.#overdue(seq, parent))) {
         this.#requestFromNeighbour(seq);
+        acted = true;
       }
       // A silent parent is asked itself too: an honest one answers (the chunk, or ABSENT when
       // its own feed failed), one that answers nothing is reported (`#onRequestTimeout`).
       if (typeof parent === 'object' && !this.#awaiting(parent.remoteId)) {
         this.#sendRequest(parent, seq);
+        acted = true;
       }
       if (left <= margin && (!this.#requested(seq) || left <= margin / 2)) {
         this.#fetchFromOrigin(seq, now);
+        acted = true;
       }
+      if (due !== null) planAt = Math.min(planAt, due - (requested ? margin / 2 : margin));
     }
+    return acted ? now : planAt - PLAN_EARLY_MS;
   }
 
   /**
@@ -1359,6 +1500,19 @@ export class PeerCore {
       if (!this.#pushing(parent, now, silentMs)) return false;
     }
     return parents.length > 0;
+  }
+
+  /** When the first parent that is pushing now turns silent if it sends nothing more. */
+  #nextSilence(now: number): number {
+    const silentMs = this.#silentParentMs();
+    let at = Infinity;
+    for (const parent of this.#neighbours.parents) {
+      const state = this.#links.get(parent);
+      if (state !== undefined && this.#pushing(parent, now, silentMs)) {
+        at = Math.min(at, state.lastChunkAtMs + silentMs);
+      }
+    }
+    return at;
   }
 
   /** Whether the link to `peerId` is greeted and a chunk began on it within `silentMs`. */
@@ -1456,6 +1610,7 @@ export class PeerCore {
     const requestId = this.#nextRequestId++;
     const remoteId = state.remoteId;
     const timer = this.#c.clock.setTimeout(() => {
+      this.#dirty = true;
       this.#onRequestTimeout(requestId);
     }, this.#o.requestTimeoutMs);
     this.#pendingPerSeq.set(seq, (this.#pendingPerSeq.get(seq) ?? 0) + 1);
@@ -1553,6 +1708,7 @@ export class PeerCore {
     this.#originInFlight.set(seq, controller);
     origin.fetchChunk(info.stream, seq, controller.signal).then(
       (chunk) => {
+        this.#dirty = true;
         this.#originInFlight.delete(seq);
         this.#originLastTry.delete(seq);
         if (this.#state !== 'started') return;
@@ -1568,6 +1724,7 @@ export class PeerCore {
         this.#verifyAndAccept(chunk, 'origin', 'origin');
       },
       (error: unknown) => {
+        this.#dirty = true;
         this.#originInFlight.delete(seq);
         if (this.#state === 'started') {
           this.#log.debug('origin fetch failed', { seq, error: errorMessage(error) });

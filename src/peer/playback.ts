@@ -83,6 +83,8 @@ export class PlaybackModel {
   #latencyMs: number | null = null;
   /** Latencies of the chunks played, kept sorted so that each report's percentiles cost O(1). */
   readonly #latencies: number[] = [];
+  /** See `epoch`. */
+  #epoch = 0;
 
   constructor(options: PlaybackOptions, nowMs: number) {
     this.#options = options;
@@ -93,6 +95,17 @@ export class PlaybackModel {
     return this.#state;
   }
 
+  /**
+   * Changes whenever `dueTime` of some chunk may have come earlier than it was: a start position
+   * chosen (the first, or a jump back to live), playback beginning after buffering or a stall,
+   * or a chunk shorter than the nominal duration beginning. Otherwise a chunk's due time never
+   * decreases as time passes: it is fixed while playing and moves with the clock while stalled.
+   * A caller that planned with `dueTime` re-plans when it changed.
+   */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
   /** The seq at the playhead, or null before a start position is chosen. */
   get playheadSeq(): number | null {
     return this.#state === 'idle' ? null : this.#seq;
@@ -101,7 +114,10 @@ export class PlaybackModel {
   /** Records that a chunk is available (verified and stored), then advances. */
   add(chunk: PlayableChunk, nowMs: number): void {
     this.#available.set(chunk.seq, chunk);
-    if (this.#state === 'playing' && chunk.seq === this.#seq) this.#playingMs = chunk.durationMs;
+    if (this.#state === 'playing' && chunk.seq === this.#seq) {
+      if (chunk.durationMs < this.#playingMs) this.#epoch++;
+      this.#playingMs = chunk.durationMs;
+    }
     if (this.#state === 'idle') this.#chooseStart();
     this.tick(nowMs);
   }
@@ -192,6 +208,8 @@ export class PlaybackModel {
   #begin(seq: number, at: number): void {
     const chunk = this.#available.get(seq);
     if (chunk === undefined) return;
+    if (this.#state !== 'playing' || chunk.durationMs < this.#options.chunkDurationMs)
+      this.#epoch++;
     if (this.#stallStartedAt !== null) {
       this.#stalledMs += at - this.#stallStartedAt;
       this.#stallStartedAt = null;
@@ -218,6 +236,7 @@ export class PlaybackModel {
       if (newest === undefined || chunk.seq > newest.seq) newest = chunk;
     }
     if (newest === undefined) return;
+    this.#epoch++;
     this.#seq = newest.seq;
     this.#state = 'buffering';
     this.#readyAt = null;

@@ -12,6 +12,44 @@ const options: PlaybackOptions = {
 const chunk = (seq: number) => ({ seq, durationMs: 500, captureTimeMs: seq * 500 });
 
 describe('PlaybackModel', () => {
+  it('changes its epoch when due times may come earlier, and only then', () => {
+    const model = new PlaybackModel(options, 5200);
+    const epochs = [model.epoch];
+    // A start position chosen: changes. The start buffer completing: the same.
+    model.add(chunk(9), 5200);
+    epochs.push(model.epoch);
+    model.add(chunk(10), 5300);
+    epochs.push(model.epoch);
+    // Playback beginning after buffering: changes. 10 following 9, of nominal duration: the same.
+    model.tick(6500);
+    epochs.push(model.epoch);
+    model.tick(7000);
+    epochs.push(model.epoch);
+    expect(model.dueTime(12, 7000)).toBe(8000);
+    // 11 missing: stalled at 7500, and due times only move later.
+    model.tick(7600);
+    epochs.push(model.epoch);
+    expect(model.state).toBe('stalled');
+    expect(model.dueTime(12, 7600)).toBeGreaterThan(8000);
+    // The stall ending: changes.
+    model.add(chunk(11), 7700);
+    epochs.push(model.epoch);
+    // 12 beginning, shorter than nominal: changes (held before it began: the same).
+    model.add({ seq: 12, durationMs: 400, captureTimeMs: 6000 }, 7800);
+    epochs.push(model.epoch);
+    model.tick(8200);
+    epochs.push(model.epoch);
+    // 13 missing: stalled; 20 coming meanwhile: the same; the jump back to live: changes.
+    model.tick(8700);
+    epochs.push(model.epoch);
+    model.add(chunk(20), 9000);
+    epochs.push(model.epoch);
+    model.tick(8600 + options.liveJumpAfterStallMs);
+    epochs.push(model.epoch);
+    expect(model.playheadSeq).toBe(20);
+    expect(epochs).toEqual([0, 1, 1, 2, 2, 2, 3, 3, 4, 4, 4, 5]);
+  });
+
   it('starts at the newest chunk it has, the target latency after its capture, once the start buffer is held', () => {
     // A viewer created at t=5200 receives chunk 9 (captured at 4500): it starts there, planned
     // for 4500 + 2000, and does not go back for older chunks.

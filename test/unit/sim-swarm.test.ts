@@ -25,6 +25,32 @@ describe('SimSwarm', () => {
     expect(other).not.toBe(first);
   }, 60_000);
 
+  it('planning fetches only when something may have changed makes the same run as planning at every tick, under churn and a silent polluter', async () => {
+    for (const topology of ['list', 'tree', 'mesh'] as const) {
+      const run = async (planEveryTick: boolean): Promise<string> => {
+        const swarm = new SimSwarm(
+          {},
+          {
+            seed: 5,
+            peers: 30,
+            durationMs: 20_000,
+            ...mioSwarmOptions(MIO_LAB_DEFAULTS, topology),
+            peer: { planEveryTick },
+            viewerTransport: (index, factory) =>
+              index === 3 ? attackTransport('never-answer', factory) : factory,
+          },
+        );
+        for (let k = 0; k < 20; k++) swarm.failViewer(4000 + 700 * k, 4 + k, { replace: true });
+        return JSON.stringify(await swarm.run());
+      };
+      const skipping = await run(false);
+      expect(skipping).toContain('"stalls"');
+      const every = await run(true);
+      // Parsed, so that a failure shows the figures that differ, not two whole runs.
+      if (skipping !== every) expect(JSON.parse(skipping)).toEqual(JSON.parse(every));
+    }
+  }, 120_000);
+
   it('the children of a never-answer parent signal it silent, once each and about it alone, before any report, and it is cut', async () => {
     const polluters = new Set([0, 1, 2, 3]);
     const sent: { from: number; message: ClientMessage }[] = [];
