@@ -11,6 +11,11 @@ export interface TimerHandle {
 export interface Clock {
   now(): number;
   setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  /**
+   * Calls `callback` when the clock reads `atMs` (at once if that has passed): exactly then on a
+   * clock that moves in steps, where `now() + (atMs - now())` may miss `atMs` by a rounding.
+   */
+  setTimeoutAt(callback: () => void, atMs: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
 
@@ -34,6 +39,10 @@ export class SystemClock implements Clock {
     );
     this.#timers.set(id, timer);
     return { id };
+  }
+
+  setTimeoutAt(callback: () => void, atMs: number): TimerHandle {
+    return this.setTimeout(callback, atMs - this.now());
   }
 
   clearTimeout(handle: TimerHandle): void {
@@ -63,8 +72,12 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
+    return this.setTimeoutAt(callback, this.#now + Math.max(0, delayMs));
+  }
+
+  setTimeoutAt(callback: () => void, atMs: number): TimerHandle {
     const id = this.#nextId++;
-    this.#timers.set(id, { at: this.#now + Math.max(0, delayMs), callback });
+    this.#timers.set(id, { at: Math.max(this.#now, atMs), callback });
     return { id };
   }
 

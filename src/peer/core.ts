@@ -340,7 +340,11 @@ export class PeerCore {
    * was opened for the probe (not one the tracker had us keep already).
    */
   readonly #probes = new Map<string, { asked: Set<number>; ownLink: boolean }>();
-  #stopTick: (() => void) | undefined;
+  /** The next tick's timer and time (see `#scheduleTick`). */
+  #tickTimer: TimerHandle | undefined;
+  #tickAt = Infinity;
+  /** Time of the last tick: ticks fall on its grid, `tickMs` apart. */
+  #lastTickAt = 0;
   /** Something came in since the last plan (see `#tick`). */
   #dirty = true;
   /** When the last plan said to plan again if nothing comes in. */
@@ -353,6 +357,7 @@ export class PeerCore {
   #planPullsAnnounced = true;
   #stopHeartbeat: (() => void) | undefined;
   #startedAt = 0;
+  #stoppedAt = Infinity;
   #state: 'new' | 'started' | 'stopped' = 'new';
   #nextRequestId = 1;
   #stats = {
@@ -411,7 +416,7 @@ export class PeerCore {
         this.#tracker?.send({ type: 'signal', to, data });
       },
       open: (link) => {
-        this.#dirty = true;
+        this.#markDirty();
         this.#onLinkOpen(link);
       },
       // A frame marks it in `#onFrame`, only if it may.
@@ -419,11 +424,11 @@ export class PeerCore {
         this.#onLinkMessage(link, data);
       },
       drain: (link) => {
-        this.#dirty = true;
+        this.#markDirty();
         this.#links.get(link.remoteId)?.pump(this.#o.linkHighWaterBytes);
       },
       close: (link) => {
-        this.#dirty = true;
+        this.#markDirty();
         this.#onLinkClose(link);
       },
     });
@@ -432,11 +437,11 @@ export class PeerCore {
         this.#hello();
       },
       message: (message) => {
-        this.#dirty = true;
+        this.#markDirty();
         this.#onTrackerMessage(message);
       },
       close: (reason) => {
-        this.#dirty = true;
+        this.#markDirty();
         if (this.#state !== 'started') return;
         this.#log.warn('tracker connection lost; going on with the links we have', { reason });
         this.#tracker = undefined;
@@ -444,9 +449,8 @@ export class PeerCore {
         this.#events.emit('tracker:lost', { reason });
       },
     });
-    this.#stopTick = every(this.#c.clock, this.#o.tickMs, () => {
-      this.#tick();
-    });
+    this.#lastTickAt = this.#startedAt;
+    this.#scheduleTick(this.#startedAt);
   }
 
   /**
@@ -457,9 +461,10 @@ export class PeerCore {
     if (this.#state === 'stopped') return;
     const wasStarted = this.#state === 'started';
     this.#state = 'stopped';
+    this.#stoppedAt = this.#c.clock.now();
     if (!wasStarted) return;
     if (options.graceful !== false) this.#tracker?.send({ type: 'leave' });
-    this.#stopTick?.();
+    if (this.#tickTimer !== undefined) this.#c.clock.clearTimeout(this.#tickTimer);
     this.#stopHeartbeat?.();
     for (const pending of this.#pending.values()) this.#c.clock.clearTimeout(pending.timer);
     this.#pending.clear();
@@ -501,8 +506,24 @@ export class PeerCore {
       rejectedChunks: this.#stats.rejectedChunks,
       verifier: this.#verifier?.counts?.() ?? null,
       goodputBps: sessionMs > 0 ? (this.#stats.acceptedBytes * 8 * 1000) / sessionMs : 0,
-      playback: this.#playback?.report(now) ?? null,
+      playback: this.#playbackReport(now),
     };
+  }
+
+  /**
+   * The player's report at `now`, advanced first to the last tick of the grid before `now`: as
+   * if a tick came every `tickMs`, though only those with work came (see `#scheduleTick`).
+   */
+  #playbackReport(now: number): PlaybackReport | null {
+    const playback = this.#playback;
+    if (playback === undefined) return null;
+    const tickMs = this.#o.tickMs;
+    // A stopped peer's ticks stopped with it.
+    const until = Math.min(now, this.#stoppedAt);
+    let at = this.#lastTickAt;
+    while (at + tickMs <= until) at += tickMs;
+    playback.tick(at);
+    return playback.report(now);
   }
 
   // ---- tracker ---------------------------------------------------------------------------
@@ -523,12 +544,12 @@ export class PeerCore {
     }
     generateSigningKeyPair().then(
       (pair) => {
-        this.#dirty = true;
+        this.#markDirty();
         this.#identity = keyPairSigner(pair);
         if (this.#state === 'started') this.#hello();
       },
       (error: unknown) => {
-        this.#dirty = true;
+        this.#markDirty();
         this.#log.error('could not make a key pair; leaving the tracker', {
           error: errorMessage(error),
         });
@@ -550,13 +571,13 @@ export class PeerCore {
     );
     identity.sign(signed).then(
       (signature) => {
-        this.#dirty = true;
+        this.#markDirty();
         if (this.#state === 'started') {
           this.#tracker?.send({ type: 'auth', signature: toBase64Url(signature) });
         }
       },
       (error: unknown) => {
-        this.#dirty = true;
+        this.#markDirty();
         this.#log.error('could not sign the challenge; leaving the tracker', {
           error: errorMessage(error),
         });
@@ -620,7 +641,7 @@ export class PeerCore {
         if (message.code === 'unknown-stream') {
           this.#log.info('stream not live yet; retrying', { stream: this.#o.stream });
           this.#c.clock.setTimeout(() => {
-            this.#dirty = true;
+            this.#markDirty();
             this.#join();
           }, JOIN_RETRY_MS);
         } else {
@@ -714,7 +735,7 @@ export class PeerCore {
     const state = this.#links.get(remoteId);
     if (state?.greeted === true) this.#askProbed(state);
     this.#c.clock.setTimeout(() => {
-      this.#dirty = true;
+      this.#markDirty();
       this.#probes.delete(remoteId);
       const current = this.#links.get(remoteId);
       if (current !== undefined && !this.#isNeighbour(remoteId)) current.link.close();
@@ -809,7 +830,7 @@ export class PeerCore {
       const opened = state;
       opened.unexpected = true;
       this.#c.clock.setTimeout(() => {
-        this.#dirty = true;
+        this.#markDirty();
         opened.unexpected = false;
         if (this.#links.get(link.remoteId) === opened && !this.#isNeighbour(link.remoteId)) {
           this.#log.debug('closing a link the tracker never confirmed', {
@@ -848,7 +869,7 @@ export class PeerCore {
       this.#neighbours.backupParents.includes(link.remoteId);
     if (this.#state === 'started' && upstream()) {
       this.#c.clock.setTimeout(() => {
-        this.#dirty = true;
+        this.#markDirty();
         if (upstream()) this.#connect(link.remoteId);
       }, RECONNECT_DELAY_MS);
     }
@@ -924,7 +945,7 @@ export class PeerCore {
           throw new SwarmcastError('unauthorized', 'HELLO from a peer the tracker evicted');
         }
         // The link is not greeted while its credential is checked: its stripe has no parent.
-        this.#dirty = true;
+        this.#markDirty();
         this.#checkCredential(state, frame.hello.credential);
         return;
       case FrameType.Have: {
@@ -991,7 +1012,7 @@ export class PeerCore {
         return;
       }
       case FrameType.Absent: {
-        this.#dirty = true;
+        this.#markDirty();
         state.answers++;
         const pending = this.#pending.get(frame.requestId);
         if (pending?.remoteId === state.remoteId) this.#settleRequest(frame.requestId, false);
@@ -1032,7 +1053,7 @@ export class PeerCore {
       peerId: state.remoteId,
     }).then(
       () => {
-        this.#dirty = true;
+        this.#markDirty();
         if (!current()) return;
         this.#greeting.delete(state);
         state.greeted = true;
@@ -1048,7 +1069,7 @@ export class PeerCore {
         }
       },
       (error: unknown) => {
-        this.#dirty = true;
+        this.#markDirty();
         if (!current()) return;
         this.#greeting.delete(state);
         const reason = errorMessage(error);
@@ -1067,7 +1088,7 @@ export class PeerCore {
     state.remoteHas.add(meta.seq);
     if (requestId !== 0) {
       // A request settled: its seq and its peer can be asked again.
-      this.#dirty = true;
+      this.#markDirty();
       this.#settleRequest(requestId, true);
     }
     const held = this.#store.get(meta.seq);
@@ -1112,27 +1133,28 @@ export class PeerCore {
     const playback = this.#playback;
     const from = playback?.playheadSeq ?? null;
     if (playback === undefined || from === null) {
-      this.#dirty = true;
+      this.#markDirty();
       return;
     }
     const before = seq - Math.max(1, this.#neighbours.parents.length);
     if (before >= this.#store.firstMissing(from) && !this.#store.has(before)) {
-      this.#dirty = true;
+      this.#markDirty();
       return;
     }
     const skipped = Math.max(newestBefore + 1, from);
     if (skipped >= seq) return;
     if (this.#planPullsAnnounced) {
       // A parent is not live: the skipped chunks of its stripe are overdue at once.
-      this.#dirty = true;
+      this.#markDirty();
       return;
     }
     const due = playback.dueTime(skipped, this.#c.clock.now());
     if (due === null) return;
-    this.#planAgainAt = Math.min(
-      this.#planAgainAt,
-      due - this.#o.originFallbackMarginMs - PLAN_EARLY_MS,
-    );
+    const planAt = due - this.#o.originFallbackMarginMs - PLAN_EARLY_MS;
+    if (planAt < this.#planAgainAt) {
+      this.#planAgainAt = planAt;
+      this.#scheduleTick(planAt);
+    }
   }
 
   /**
@@ -1140,7 +1162,7 @@ export class PeerCore {
    * pulls announced chunks beyond what it wants only while a parent is not live (`#plan`).
    */
   #announced(): void {
-    if (this.#planPullsAnnounced) this.#dirty = true;
+    if (this.#planPullsAnnounced) this.#markDirty();
   }
 
   // ---- chunks ----------------------------------------------------------------------------
@@ -1170,12 +1192,12 @@ export class PeerCore {
     this.#verifying.add(seq);
     pending.then(
       () => {
-        this.#dirty = true;
+        this.#markDirty();
         this.#verifying.delete(seq);
         this.#verified(chunk, source, from);
       },
       (error: unknown) => {
-        this.#dirty = true;
+        this.#markDirty();
         this.#verifying.delete(seq);
         this.#rejected(chunk, source, from, error);
       },
@@ -1230,7 +1252,7 @@ export class PeerCore {
     if (source === 'origin') this.#stats.chunksFromOrigin++;
     if (source !== 'broadcaster') this.#stats.acceptedBytes += chunk.byteLength;
     this.#events.emit('chunk:verified', { chunk, source, from });
-    this.#playback?.add(chunk, this.#c.clock.now());
+    if (this.#playback !== undefined) this.#play(this.#playback, chunk);
     const { children, backupChildren } = this.#neighbours;
     // The same frames for every link they go to (links never modify what they send). A child on
     // another stripe learns that we hold this chunk from the next chunk of its stripe we push it
@@ -1358,6 +1380,15 @@ export class PeerCore {
    */
   #tick(): void {
     const now = this.#c.clock.now();
+    this.#tickTimer = undefined;
+    this.#tickAt = Infinity;
+    this.#lastTickAt = now;
+    this.#advance(now);
+    this.#scheduleTick(this.#wakeAt());
+  }
+
+  /** A tick's work (see `#tick`): the player advanced, the pulls planned again if need be. */
+  #advance(now: number): void {
     const playback = this.#playback;
     playback?.tick(now);
     if (
@@ -1377,6 +1408,61 @@ export class PeerCore {
     this.#planAgainAt = this.#plan(now);
     this.#silenceAt = this.#nextSilence(now) - PLAN_EARLY_MS;
     this.#planEpoch = playback?.epoch;
+  }
+
+  /**
+   * Gives the player a chunk. If its due times came earlier (it started, or a stall ended), the
+   * next tick plans; if it now needs a tick of its own sooner (`nextChangeAt`: a start planned,
+   * chunks that run out), one comes. Playing on, it needs neither: a chunk only puts off when the
+   * held ones run out.
+   */
+  #play(playback: PlaybackModel, chunk: Chunk): void {
+    const { state, epoch } = playback;
+    playback.add(chunk, this.#c.clock.now());
+    if (playback.epoch !== epoch) this.#markDirty();
+    if (state !== 'playing' || playback.state !== 'playing') {
+      this.#scheduleTick(playback.nextChangeAt() - PLAN_EARLY_MS);
+    }
+  }
+
+  /**
+   * When the next tick must come if nothing comes in (`#markDirty` brings it forward): the first
+   * of the plan's time, a parent's possible silence and the player's next change of its own
+   * (`PlaybackModel.nextChangeAt`); at the next tick when planning at every tick.
+   */
+  #wakeAt(): number {
+    if (this.#dirty || this.#o.planEveryTick) return -Infinity;
+    return Math.min(
+      this.#planAgainAt,
+      this.#silenceAt,
+      (this.#playback?.nextChangeAt() ?? Infinity) - PLAN_EARLY_MS,
+    );
+  }
+
+  /**
+   * Makes sure a tick comes at the first time of the tick grid (`#lastTickAt` + k × `tickMs`,
+   * added up as a periodic timer would) that is at or after `atMs`: ticks are timers only where
+   * one has work, not every `tickMs`, and fall where a periodic timer's would.
+   */
+  #scheduleTick(atMs: number): void {
+    if (this.#state !== 'started' || atMs === Infinity) return;
+    const tickMs = this.#o.tickMs;
+    // Not before now: a tick of the grid that passed with nothing to do is not made up.
+    const from = Math.max(atMs, this.#c.clock.now());
+    let at = this.#lastTickAt + tickMs;
+    while (at < from) at += tickMs;
+    if (at >= this.#tickAt) return;
+    if (this.#tickTimer !== undefined) this.#c.clock.clearTimeout(this.#tickTimer);
+    this.#tickAt = at;
+    this.#tickTimer = this.#c.clock.setTimeoutAt(() => {
+      this.#tick();
+    }, at);
+  }
+
+  /** Something came in that may change the next plan: plan at the next tick. */
+  #markDirty(): void {
+    this.#dirty = true;
+    this.#scheduleTick(this.#c.clock.now());
   }
 
   /**
@@ -1610,7 +1696,7 @@ export class PeerCore {
     const requestId = this.#nextRequestId++;
     const remoteId = state.remoteId;
     const timer = this.#c.clock.setTimeout(() => {
-      this.#dirty = true;
+      this.#markDirty();
       this.#onRequestTimeout(requestId);
     }, this.#o.requestTimeoutMs);
     this.#pendingPerSeq.set(seq, (this.#pendingPerSeq.get(seq) ?? 0) + 1);
@@ -1708,7 +1794,7 @@ export class PeerCore {
     this.#originInFlight.set(seq, controller);
     origin.fetchChunk(info.stream, seq, controller.signal).then(
       (chunk) => {
-        this.#dirty = true;
+        this.#markDirty();
         this.#originInFlight.delete(seq);
         this.#originLastTry.delete(seq);
         if (this.#state !== 'started') return;
@@ -1724,7 +1810,7 @@ export class PeerCore {
         this.#verifyAndAccept(chunk, 'origin', 'origin');
       },
       (error: unknown) => {
-        this.#dirty = true;
+        this.#markDirty();
         this.#originInFlight.delete(seq);
         if (this.#state === 'started') {
           this.#log.debug('origin fetch failed', { seq, error: errorMessage(error) });

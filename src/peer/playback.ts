@@ -85,6 +85,8 @@ export class PlaybackModel {
   readonly #latencies: number[] = [];
   /** See `epoch`. */
   #epoch = 0;
+  /** The latest time `tick` was called with. */
+  #advancedTo = -Infinity;
 
   constructor(options: PlaybackOptions, nowMs: number) {
     this.#options = options;
@@ -148,8 +150,36 @@ export class PlaybackModel {
     }
   }
 
-  /** Advances the playhead to `nowMs`. */
+  /**
+   * The time `tick()` must be called at, at the latest, to keep the model as exact as if it were
+   * called all the time: until then every change it makes happens at a time it computes (a held
+   * chunk begins as the one before it ends), whenever it is called. Playing: when the chunks held
+   * from the playhead on run out (a stall begins); buffering with the start buffer held: the
+   * planned start; stalled: the jump back to live. Infinity when only `add` changes it.
+   */
+  nextChangeAt(): number {
+    switch (this.#state) {
+      case 'idle':
+        return Infinity;
+      case 'buffering':
+        return this.#readyAt === null ? Infinity : this.#at;
+      case 'stalled':
+        return (this.#stallStartedAt ?? Infinity) + this.#options.liveJumpAfterStallMs;
+      case 'playing': {
+        let endsAt = this.#at + this.#playingMs;
+        for (let seq = this.#seq + 1; ; seq++) {
+          const chunk = this.#available.get(seq);
+          if (chunk === undefined) return endsAt;
+          endsAt += chunk.durationMs;
+        }
+      }
+    }
+  }
+
+  /** Advances the playhead to `nowMs` (a time before the last it was advanced to changes nothing). */
   tick(nowMs: number): void {
+    if (nowMs < this.#advancedTo) return;
+    this.#advancedTo = nowMs;
     for (;;) {
       if (this.#state === 'buffering') {
         if (this.#readyAt === null && this.#bufferedFrom(this.#seq)) this.#readyAt = nowMs;

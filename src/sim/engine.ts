@@ -179,8 +179,16 @@ export class SimClock implements Clock {
    * components, which set a timer or two per message.
    */
   setTimeoutWith<A>(callback: (arg: A) => void, arg: A, delayMs: number): TimerHandle {
+    return this.#timerAt(callback, arg, this.#now + Math.max(0, delayMs));
+  }
+
+  setTimeoutAt(callback: () => void, atMs: number): TimerHandle {
+    return this.#timerAt(callback, undefined, Math.max(this.#now, atMs));
+  }
+
+  #timerAt<A>(callback: (arg: A) => void, arg: A, atMs: number): TimerHandle {
     const timer = new Timer(++this.#seq, callback as (arg: unknown) => void, arg);
-    this.#heap.push(fireTimer, timer, this.#now + Math.max(0, delayMs), timer.id);
+    this.#heap.push(fireTimer, timer, atMs, timer.id);
     this.#pending++;
     return timer;
   }

@@ -157,6 +157,8 @@ export class SimSwarm {
   readonly #o: SimSwarmOptions;
   readonly #log: Logger;
   readonly #random: SeededRandom;
+  /** Draws when a replacement joins (see `#fail`). */
+  readonly #rejoin: SeededRandom;
   readonly #viewers = new Map<number, Viewer>();
   #nextIndex = 0;
   readonly #broadcaster: PeerCore;
@@ -185,6 +187,7 @@ export class SimSwarm {
     this.engine = new SimEngine({ seed: o.seed });
     const clock = this.engine.clock;
     this.#random = this.engine.random('swarm');
+    this.#rejoin = this.engine.random('rejoin');
     this.#tagKey = this.#random.int(0x1_0000_0000);
     this.network = new SimNetwork({ clock, random: this.engine.random('network') });
     const server = (uploadKbps: number): SimNodeOptions => ({
@@ -293,8 +296,8 @@ export class SimSwarm {
   /**
    * Schedules viewer `index` to fail abruptly at `atMs`: its links close on the other ends one
    * round trip later, the tracker sees its connection drop one round trip later, and it sends
-   * nothing more. With `replace`, a new viewer with the same node options joins at the same
-   * instant (the swarm keeps its size), and its index is passed to `onReplaced`.
+   * nothing more. With `replace`, a new viewer with the same node options joins within a
+   * millisecond (the swarm keeps its size), and its index is passed to `onReplaced`.
    */
   failViewer(
     atMs: number,
@@ -424,7 +427,10 @@ export class SimSwarm {
     viewer.finalStats = viewer.core.stats();
     // The transport and tracker connection are dead already: this only stops the core's timers.
     viewer.core.stop({ graceful: false });
-    return replace ? this.addViewer(this.nowMs, viewer.node) : undefined;
+    // The new viewer joins within a millisecond, at a random instant of it: failures come at
+    // round times, and viewers that join on one grid of round times would tick at the same
+    // instants, in an order that depends on when each set its timer (see `PeerCore.#scheduleTick`).
+    return replace ? this.addViewer(this.nowMs + this.#rejoin.next(), viewer.node) : undefined;
   }
 
   #viewerAt(index: number): Viewer {

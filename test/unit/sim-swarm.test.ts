@@ -25,9 +25,11 @@ describe('SimSwarm', () => {
     expect(other).not.toBe(first);
   }, 60_000);
 
-  it('planning fetches only when something may have changed makes the same run as planning at every tick, under churn and a silent polluter', async () => {
+  it('ticking and planning fetches only when something may have changed makes the same run as doing both every tick, with fewer events, under churn and a silent polluter', async () => {
+    // The runs must stall, start again and jump back to live: the times the player needs ticks.
+    let stalls = 0;
     for (const topology of ['list', 'tree', 'mesh'] as const) {
-      const run = async (planEveryTick: boolean): Promise<string> => {
+      const run = async (planEveryTick: boolean): Promise<SimSummary> => {
         const swarm = new SimSwarm(
           {},
           {
@@ -41,14 +43,16 @@ describe('SimSwarm', () => {
           },
         );
         for (let k = 0; k < 20; k++) swarm.failViewer(4000 + 700 * k, 4 + k, { replace: true });
-        return JSON.stringify(await swarm.run());
+        return swarm.run();
       };
-      const skipping = await run(false);
-      expect(skipping).toContain('"stalls"');
-      const every = await run(true);
-      // Parsed, so that a failure shows the figures that differ, not two whole runs.
-      if (skipping !== every) expect(JSON.parse(skipping)).toEqual(JSON.parse(every));
+      const { events: skippingEvents, ...skipping } = await run(false);
+      const { events: everyEvents, ...every } = await run(true);
+      for (const peer of skipping.peers) stalls += peer.stats.playback?.stalls ?? 0;
+      expect(skippingEvents).toBeLessThan(everyEvents);
+      // Compared as text first, so that a failure shows only the figures that differ.
+      if (JSON.stringify(skipping) !== JSON.stringify(every)) expect(skipping).toEqual(every);
     }
+    expect(stalls).toBeGreaterThan(0);
   }, 120_000);
 
   it('the children of a never-answer parent signal it silent, once each and about it alone, before any report, and it is cut', async () => {
@@ -130,7 +134,9 @@ describe('SimSwarm', () => {
       null,
       null,
     ]);
-    expect(summary.peers[6]?.joinedAtMs).toBe(8000);
+    // The replacement joins within a millisecond of the failure.
+    expect(summary.peers[6]?.joinedAtMs).toBeGreaterThanOrEqual(8000);
+    expect(summary.peers[6]?.joinedAtMs).toBeLessThan(8001);
     expect(summary.peers[6]?.stats.playback?.chunksPlayed).toBeGreaterThan(0);
     const failedId = summary.peers[1]?.stats.peerId;
     const nodes = swarm.snapshot().streams[0]?.nodes ?? [];
