@@ -953,12 +953,14 @@ export class PeerCore {
         const beyond = this.#beyondLive(seqs[seqs.length - 1] ?? -1);
         if (beyond)
           throw new SwarmcastError('malformed-frame', 'HAVE for chunks not yet published');
+        this.#forgetExpired(state);
         for (const seq of seqs) state.remoteHas.add(seq);
         this.#announced();
         this.#askProbed(state);
         return;
       }
       case FrameType.Chunk:
+        this.#forgetExpired(state);
         state.remoteHas.addHeldBefore(frame.meta.seq, frame.heldBefore);
         this.#announced();
         state.beginChunk(frame.meta, frame.requestId, frame.heldBefore, message);
@@ -1241,13 +1243,7 @@ export class PeerCore {
 
   /** Stores a verified chunk, hands it to the player and relays it to the children. */
   #accept(chunk: Chunk, source: ChunkSource, from: string): void {
-    const newestBefore = this.#store.newestSeq;
     if (!this.#store.add(chunk)) return;
-    if (chunk.seq > newestBefore) {
-      // The window moved: forget what neighbours held that left it.
-      const expiredThrough = this.#store.expiredThrough;
-      for (const state of this.#links.values()) state.remoteHas.forgetThrough(expiredThrough);
-    }
     if (source === 'peer') this.#stats.chunksFromPeers++;
     if (source === 'origin') this.#stats.chunksFromOrigin++;
     if (source !== 'broadcaster') this.#stats.acceptedBytes += chunk.byteLength;
@@ -1282,6 +1278,15 @@ export class PeerCore {
   }
 
   /**
+   * Forgets what `state`'s remote held that left our window. Done on a link when seqs are added to
+   * it or all of them are looked at (`#pushMissed`), not on every link at every chunk: elsewhere
+   * only seqs in the window are looked up, or the newest.
+   */
+  #forgetExpired(state: PeerLinkState): void {
+    state.remoteHas.forgetThrough(this.#store.expiredThrough);
+  }
+
+  /**
    * A child that (re)subscribed gets the recent chunks of its stripe that its HAVE map lacks: after
    * a repair the chunks its stripe missed flow down the new parent, one copy per link, instead of
    * every orphan in the subtree pulling them from neighbours that lack them too, or the origin. A
@@ -1289,6 +1294,7 @@ export class PeerCore {
    */
   #pushMissed(state: PeerLinkState): void {
     const info = this.#info;
+    this.#forgetExpired(state);
     let newestHeld = -1;
     let oldestHeld = Infinity;
     for (const seq of state.remoteHas) {
@@ -1329,6 +1335,7 @@ export class PeerCore {
       this.#log.debug('send queue full; not sending', { remoteId: state.remoteId, seq: chunk.seq });
       return;
     }
+    this.#forgetExpired(state);
     state.remoteHas.add(chunk.seq);
     state.enqueue(frames, this.#o.linkHighWaterBytes);
   }
