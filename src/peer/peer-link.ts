@@ -1,4 +1,5 @@
 import { ProtocolError } from '../common/errors.js';
+import { RingQueue } from '../common/ring-queue.js';
 import type { TokenBucket } from '../common/token-bucket.js';
 import type { ChunkMeta } from '../protocol/chunk.js';
 import {
@@ -66,9 +67,6 @@ export interface ReceivedChunk {
    */
   readonly chunkFrame?: Uint8Array;
 }
-
-/** Sent frames a send queue keeps before dropping them from its front. */
-const SENT_KEPT = 256;
 
 /** Seqs the ring of a `HeldSeqs` covers: well over a window of chunks (240 in the lab). */
 const RING_SEQS = 1024;
@@ -237,8 +235,7 @@ export class PeerLinkState {
   /** `answers` at the last of those. */
   answersAtUnanswered = 0;
   readonly #assemblies = new Map<number, Assembly>();
-  readonly #queue: Uint8Array[] = [];
-  #queueHead = 0;
+  readonly #queue = new RingQueue<Uint8Array>();
   #queuedBytes = 0;
 
   constructor(link: Link) {
@@ -347,7 +344,7 @@ export class PeerLinkState {
 
   /** Whether everything queued was handed to the channel. */
   get idle(): boolean {
-    return this.#queueHead === this.#queue.length;
+    return this.#queue.size === 0;
   }
 
   /** Whether the send queue has room for `bytes` more. */
@@ -357,20 +354,12 @@ export class PeerLinkState {
 
   /** Sends queued frames while the channel's buffer is below `highWaterBytes`. */
   pump(highWaterBytes: number): void {
-    while (this.#queueHead < this.#queue.length && this.link.bufferedAmount < highWaterBytes) {
-      const frame = this.#queue[this.#queueHead++];
+    while (this.#queue.size > 0 && this.link.bufferedAmount < highWaterBytes) {
+      const frame = this.#queue.shift();
       if (frame === undefined) break;
       this.link.send(frame);
       this.#queuedBytes -= frame.byteLength;
       this.bytesOut += frame.byteLength;
-    }
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue.length = 0;
-      this.#queueHead = 0;
-    } else if (this.#queueHead > SENT_KEPT) {
-      // A queue that never empties drops the frames it sent, so they can be collected.
-      this.#queue.splice(0, this.#queueHead);
-      this.#queueHead = 0;
     }
   }
 }

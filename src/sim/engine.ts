@@ -73,6 +73,14 @@ class TimerHeap {
     return this.#size === 0 ? Infinity : (this.#keys[0] ?? Infinity);
   }
 
+  /**
+   * Whether the earliest entry is due at `at`: a boolean, where comparing `topAt` would box the
+   * time it returns (a number the caller only compares), once per event.
+   */
+  topIsAt(at: number): boolean {
+    return this.#size > 0 && this.#keys[0] === at;
+  }
+
   /** Callback of the earliest entry. */
   get topCallback(): ((arg: unknown) => void) | undefined {
     return this.#calls[0] as ((arg: unknown) => void) | undefined;
@@ -233,7 +241,7 @@ export class SimClock implements Clock {
   runNextAt(at: number): boolean {
     const heap = this.#heap;
     const callback = heap.topCallback;
-    if (callback === undefined || heap.topAt !== at) return false;
+    if (callback === undefined || !heap.topIsAt(at)) return false;
     const arg = heap.topArg;
     heap.pop();
     // A cleared timer is skipped: it was counted out of `pending` when cleared.

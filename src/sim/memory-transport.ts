@@ -13,6 +13,7 @@
 import type { TimerHandle } from '../common/clock.js';
 import { InvalidStateError, SwarmcastError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { RingQueue } from '../common/ring-queue.js';
 import { decodeFrame, MAX_FRAME_BYTES, type Frame } from '../protocol/frames.js';
 import type { SignalData } from '../protocol/tracker.js';
 import type { Link, PeerTransport, TransportEvents } from '../transport/types.js';
@@ -100,9 +101,8 @@ class MemoryLink implements Link {
    * Messages sent and not yet out of the sender's uplink, from `#outgoingHead` on: when each
    * leaves, and its size (two arrays rather than an object per message).
    */
-  readonly #outgoingLeftAt: number[] = [];
-  readonly #outgoingBytes: number[] = [];
-  #outgoingHead = 0;
+  readonly #outgoingLeftAt = new RingQueue<number>();
+  readonly #outgoingBytes = new RingQueue<number>();
   #buffered = 0;
   #drainArmed = false;
   readonly #timer: TimerHandle;
@@ -125,17 +125,9 @@ class MemoryLink implements Link {
     if (this.state !== 'open') return 0;
     const now = this.#network.clock.now();
     const leftAt = this.#outgoingLeftAt;
-    const bytes = this.#outgoingBytes;
-    while (this.#outgoingHead < leftAt.length && (leftAt[this.#outgoingHead] ?? 0) <= now) {
-      this.#buffered -= bytes[this.#outgoingHead] ?? 0;
-      this.#outgoingHead++;
-    }
-    if (this.#outgoingHead === leftAt.length) {
-      this.#clearOutgoing();
-    } else if (this.#outgoingHead > 1024) {
-      leftAt.splice(0, this.#outgoingHead);
-      bytes.splice(0, this.#outgoingHead);
-      this.#outgoingHead = 0;
+    while (leftAt.size > 0 && (leftAt.at(0) ?? 0) <= now) {
+      leftAt.shift();
+      this.#buffered -= this.#outgoingBytes.shift() ?? 0;
     }
     return this.#buffered;
   }
@@ -211,9 +203,8 @@ class MemoryLink implements Link {
   }
 
   #clearOutgoing(): void {
-    this.#outgoingLeftAt.length = 0;
-    this.#outgoingBytes.length = 0;
-    this.#outgoingHead = 0;
+    this.#outgoingLeftAt.clear();
+    this.#outgoingBytes.clear();
     this.#buffered = 0;
   }
 
@@ -222,9 +213,9 @@ class MemoryLink implements Link {
     const low = this.#transport.lowWaterBytes;
     let remaining = this.bufferedAmount;
     let at = this.#network.clock.now();
-    for (let i = this.#outgoingHead; i < this.#outgoingLeftAt.length && remaining > low; i++) {
-      remaining -= this.#outgoingBytes[i] ?? 0;
-      at = this.#outgoingLeftAt[i] ?? at;
+    for (let i = 0; i < this.#outgoingLeftAt.size && remaining > low; i++) {
+      remaining -= this.#outgoingBytes.at(i) ?? 0;
+      at = this.#outgoingLeftAt.at(i) ?? at;
     }
     this.#network.clock.setTimeout(() => {
       if (this.state !== 'open') return;

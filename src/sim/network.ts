@@ -18,6 +18,7 @@
 import type { Clock } from '../common/clock.js';
 import { SwarmcastError } from '../common/errors.js';
 import type { Random } from '../common/random.js';
+import { RingQueue } from '../common/ring-queue.js';
 import { SimClock } from './engine.js';
 
 /** How a node attaches to the network. */
@@ -218,8 +219,7 @@ export class Pipe {
   readonly arrivals: Transfer<unknown>[] = [];
   arrivalsHead = 0;
   #cut = false;
-  readonly #queue: Delivery[] = [];
-  #head = 0;
+  readonly #queue = new RingQueue<Delivery>(4);
 
   constructor(from: SimNode, to: SimNode) {
     this.from = from;
@@ -236,8 +236,7 @@ export class Pipe {
   /** Nothing more comes out of the pipe: what is in flight is dropped. */
   cut(): void {
     this.#cut = true;
-    this.#queue.length = 0;
-    this.#head = 0;
+    this.#queue.clear();
   }
 
   get isCut(): boolean {
@@ -250,20 +249,13 @@ export class Pipe {
 
   /** Delivers, in order, every queued message due at or before `at`. */
   flush(at: number): void {
-    while (this.#head < this.#queue.length) {
-      const next = this.#queue[this.#head];
-      if (next === undefined || next.due > at) break;
-      this.#head++;
+    for (;;) {
+      const next = this.#queue.at(0);
+      if (next === undefined || next.due > at) return;
+      this.#queue.shift();
       next.handOver();
       // A delivery may have cut the pipe (the receiver closed it).
       if (this.#cut) return;
-    }
-    if (this.#head === this.#queue.length) {
-      this.#queue.length = 0;
-      this.#head = 0;
-    } else if (this.#head > COMPACT_AFTER) {
-      this.#queue.splice(0, this.#head);
-      this.#head = 0;
     }
   }
 }
