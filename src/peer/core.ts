@@ -1534,9 +1534,14 @@ export class PeerCore {
     // one: pull them at once from that neighbour instead of waiting for the origin margin.
     this.#planPullsAnnounced = !this.#allParentsLive(now);
     if (this.#planPullsAnnounced) {
+      // The newest such chunk of all: each link's are looked at from its newest down.
       for (const state of this.#links.values()) {
-        for (const seq of state.remoteHas) {
-          if (seq > last && this.#stripeParent(seq, now) !== 'live') last = seq;
+        const held = state.remoteHas;
+        for (let seq = held.newest(); seq > last; seq--) {
+          if (held.has(seq) && this.#stripeParent(seq, now) !== 'live') {
+            last = seq;
+            break;
+          }
         }
       }
     }
@@ -1649,9 +1654,7 @@ export class PeerCore {
 
   #newestAnnounced(): number {
     let newest = -1;
-    for (const state of this.#links.values()) {
-      for (const seq of state.remoteHas) if (seq > newest) newest = seq;
-    }
+    for (const state of this.#links.values()) newest = Math.max(newest, state.remoteHas.newest());
     return newest;
   }
 

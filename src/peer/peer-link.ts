@@ -91,6 +91,9 @@ export class HeldSeqs implements Iterable<number> {
   #size = 0;
   /** `forgetThrough` dropped every seq at or below this, but those added since (in `#others`). */
   #forgottenThrough = Number.NEGATIVE_INFINITY;
+  /** The highest seq held, -1 for none; unknown while `#newestStale` (it was deleted). */
+  #newest = -1;
+  #newestStale = false;
 
   get size(): number {
     return this.#size;
@@ -102,7 +105,18 @@ export class HeldSeqs implements Iterable<number> {
     );
   }
 
+  /** The highest seq held, or -1 for none: the seqs are not walked but after a delete of it. */
+  newest(): number {
+    if (this.#newestStale) {
+      this.#newestStale = false;
+      this.#newest = -1;
+      for (const seq of this) if (seq > this.#newest) this.#newest = seq;
+    }
+    return this.#newest;
+  }
+
   add(seq: number): void {
+    if (seq > this.#newest) this.#newest = seq;
     if (seq > this.#forgottenThrough && seq >= this.#low + RING_SEQS) {
       this.#moveUp(seq - RING_SEQS + 1);
     }
@@ -129,6 +143,7 @@ export class HeldSeqs implements Iterable<number> {
   delete(seq: number): void {
     if (this.#inRing(seq) && this.#bit(seq)) this.#clear(seq);
     else if (this.#others.size > 0 && this.#others.delete(seq)) this.#size--;
+    if (seq === this.#newest) this.#newestStale = true;
   }
 
   *[Symbol.iterator](): IterableIterator<number> {
@@ -153,6 +168,7 @@ export class HeldSeqs implements Iterable<number> {
       }
       this.#forgottenThrough = last;
     }
+    if (this.#newest <= last) this.#newestStale = true;
     if (this.#others.size === 0) return;
     for (const seq of this.#others) {
       if (seq <= last) {

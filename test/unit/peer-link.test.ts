@@ -138,7 +138,7 @@ describe('HeldSeqs', () => {
     expect(held.size).toBe(6);
   });
 
-  it('forgetThrough() leaves the same seqs as dropping every seq at or below the point from a Set', () => {
+  it('forgetThrough() leaves the same seqs as dropping every seq at or below the point from a Set, and newest() is their highest', () => {
     const random = new SeededRandom(7);
     const held = new HeldSeqs();
     const reference = new Set<number>();
@@ -165,6 +165,7 @@ describe('HeldSeqs', () => {
         for (const seq of reference) if (seq <= point) reference.delete(seq);
       }
       expect(held.size).toBe(reference.size);
+      expect(held.newest()).toBe(Math.max(-1, ...reference));
       if (step % 1000 === 0) expect(sorted(held)).toEqual(sorted(reference));
     }
     expect(sorted(held)).toEqual(sorted(reference));
