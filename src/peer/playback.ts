@@ -85,6 +85,12 @@ export class PlaybackModel {
   readonly #latencies: number[] = [];
   /** See `epoch`. */
   #epoch = 0;
+  /**
+   * `nextChangeAt` while playing: the first seq after the playhead not held when it last looked,
+   * and when the chunks before it end. Valid while past the playhead; reset where `epoch` changes.
+   */
+  #runOutSeq = -1;
+  #runOutAt = 0;
   /** The latest time `tick` was called with. */
   #advancedTo = -Infinity;
 
@@ -119,6 +125,7 @@ export class PlaybackModel {
     if (this.#state === 'playing' && chunk.seq === this.#seq) {
       if (chunk.durationMs < this.#playingMs) this.#epoch++;
       this.#playingMs = chunk.durationMs;
+      this.#runOutSeq = -1;
     }
     if (this.#state === 'idle') this.#chooseStart();
     this.tick(nowMs);
@@ -166,12 +173,21 @@ export class PlaybackModel {
       case 'stalled':
         return (this.#stallStartedAt ?? Infinity) + this.#options.liveJumpAfterStallMs;
       case 'playing': {
+        // From where the last call stopped, if the playhead only moved on seamlessly since: the
+        // end of each chunk is the same sum of durations whichever chunk plays.
+        let seq = this.#seq + 1;
         let endsAt = this.#at + this.#playingMs;
-        for (let seq = this.#seq + 1; ; seq++) {
-          const chunk = this.#available.get(seq);
-          if (chunk === undefined) return endsAt;
-          endsAt += chunk.durationMs;
+        if (this.#runOutSeq > this.#seq) {
+          seq = this.#runOutSeq;
+          endsAt = this.#runOutAt;
         }
+        for (let chunk = this.#available.get(seq); chunk !== undefined;) {
+          endsAt += chunk.durationMs;
+          chunk = this.#available.get(++seq);
+        }
+        this.#runOutSeq = seq;
+        this.#runOutAt = endsAt;
+        return endsAt;
       }
     }
   }
@@ -238,8 +254,10 @@ export class PlaybackModel {
   #begin(seq: number, at: number): void {
     const chunk = this.#available.get(seq);
     if (chunk === undefined) return;
-    if (this.#state !== 'playing' || chunk.durationMs < this.#options.chunkDurationMs)
+    if (this.#state !== 'playing' || chunk.durationMs < this.#options.chunkDurationMs) {
       this.#epoch++;
+      this.#runOutSeq = -1;
+    }
     if (this.#stallStartedAt !== null) {
       this.#stalledMs += at - this.#stallStartedAt;
       this.#stallStartedAt = null;
@@ -267,6 +285,7 @@ export class PlaybackModel {
     }
     if (newest === undefined) return;
     this.#epoch++;
+    this.#runOutSeq = -1;
     this.#seq = newest.seq;
     this.#state = 'buffering';
     this.#readyAt = null;

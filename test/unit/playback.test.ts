@@ -50,6 +50,29 @@ describe('PlaybackModel', () => {
     expect(epochs).toEqual([0, 1, 1, 2, 2, 2, 3, 3, 4, 4, 4, 5]);
   });
 
+  it('nextChangeAt() is when a tick must come: the planned start, the held chunks running out, the jump back to live', () => {
+    const model = new PlaybackModel(options, 5200);
+    expect(model.nextChangeAt()).toBe(Infinity);
+    model.add(chunk(9), 5200);
+    // Buffering without the start buffer: only a chunk can change it.
+    expect(model.nextChangeAt()).toBe(Infinity);
+    model.add(chunk(10), 5300);
+    expect(model.nextChangeAt()).toBe(6500);
+    model.tick(6500);
+    // Playing 9 and holding 10: both end at 7500; then 11 and 12 coming put it off.
+    expect(model.nextChangeAt()).toBe(7500);
+    model.add(chunk(11), 6600);
+    expect(model.nextChangeAt()).toBe(8000);
+    model.tick(7000);
+    model.add(chunk(12), 7100);
+    expect(model.nextChangeAt()).toBe(8500);
+    // A tick late or early changes nothing: the stall begins when 12 ends.
+    model.tick(9000);
+    expect(model.state).toBe('stalled');
+    expect(model.report(9000).stalledMs).toBe(500);
+    expect(model.nextChangeAt()).toBe(8500 + options.liveJumpAfterStallMs);
+  });
+
   it('starts at the newest chunk it has, the target latency after its capture, once the start buffer is held', () => {
     // A viewer created at t=5200 receives chunk 9 (captured at 4500): it starts there, planned
     // for 4500 + 2000, and does not go back for older chunks.
