@@ -141,6 +141,11 @@ export class ChunkStore {
    * bit i set if `seq - 1 - i` is. The run of held seqs `firstMissing` found answers most of them.
    */
   heldBefore(seq: number): number {
+    const from = Math.max(0, seq - HELD_BEFORE_CHUNKS);
+    if (from >= this.#runFrom && seq <= this.#runEnd) {
+      // All of them, the usual case.
+      return seq - from === HELD_BEFORE_CHUNKS ? 0xffff_ffff : (1 << (seq - from)) - 1;
+    }
     let bits = 0;
     for (let i = 0; i < HELD_BEFORE_CHUNKS && seq - 1 - i >= 0; i++) {
       const before = seq - 1 - i;

@@ -1348,11 +1348,11 @@ export class PeerCore {
   #heldBeforeFor(state: PeerLinkState, seq: number): number {
     const { index, count } = state.stripe;
     if (count <= 1) return 0;
-    let others = 0;
-    for (let i = 0; i < HELD_BEFORE_CHUNKS; i++) {
-      if ((seq - 1 - i) % count !== index) others |= 1 << i;
-    }
-    return (this.#store.heldBefore(seq) & others) >>> 0;
+    // Bit i is `seq - 1 - i`: those of the child's stripe are every `count`-th bit from the
+    // first, `(seq - 1 - index) mod count`.
+    const first = (((seq - 1 - index) % count) + count) % count;
+    const stripe = (everyNthBit(count) << first) >>> 0;
+    return (this.#store.heldBefore(seq) & ~stripe) >>> 0;
   }
 
   /**
@@ -1866,6 +1866,19 @@ interface ChunkFrames {
    * `heldBefore` is the one it carries), or the last one encoded.
    */
   push: Uint8Array | undefined;
+}
+
+/** Bits 0, n, 2n… of a 32-bit map, per n (`#heldBeforeFor`). */
+const EVERY_NTH_BIT: number[] = [];
+
+function everyNthBit(n: number): number {
+  let bits = EVERY_NTH_BIT[n];
+  if (bits === undefined) {
+    bits = 0;
+    for (let i = 0; i < HELD_BEFORE_CHUNKS; i += n) bits |= 1 << i;
+    EVERY_NTH_BIT[n] = bits >>> 0;
+  }
+  return bits >>> 0;
 }
 
 /** A one-chunk HAVE: 17 bytes. */
