@@ -1595,7 +1595,7 @@ export class PeerCore {
     const { parents } = this.#neighbours;
     const silentMs = this.#silentParentMs();
     for (const parent of parents) {
-      if (!this.#pushing(parent, now, silentMs)) return false;
+      if (!pushing(this.#links.get(parent), now, silentMs)) return false;
     }
     return parents.length > 0;
   }
@@ -1606,17 +1606,9 @@ export class PeerCore {
     let at = Infinity;
     for (const parent of this.#neighbours.parents) {
       const state = this.#links.get(parent);
-      if (state !== undefined && this.#pushing(parent, now, silentMs)) {
-        at = Math.min(at, state.lastChunkAtMs + silentMs);
-      }
+      if (pushing(state, now, silentMs)) at = Math.min(at, state.lastChunkAtMs + silentMs);
     }
     return at;
-  }
-
-  /** Whether the link to `peerId` is greeted and a chunk began on it within `silentMs`. */
-  #pushing(peerId: string, now: number, silentMs: number): boolean {
-    const state = this.#links.get(peerId);
-    return state?.greeted === true && now - state.lastChunkAtMs <= silentMs;
   }
 
   /** How long a parent may send no chunk before it counts as silent (`SILENT_PARENT_PERIODS`). */
@@ -1764,9 +1756,9 @@ export class PeerCore {
     const { parents } = this.#neighbours;
     if (!parents.includes(remoteId) || this.#signalled.has(remoteId)) return;
     const silentMs = this.#silentParentMs();
-    if (!parents.some((parent) => parent !== remoteId && this.#pushing(parent, now, silentMs))) {
-      return;
-    }
+    const otherPushes = (parent: string): boolean =>
+      parent !== remoteId && pushing(this.#links.get(parent), now, silentMs);
+    if (!parents.some(otherPushes)) return;
     this.#signalled.add(remoteId);
     this.#tracker?.send({ type: 'silent', peer: remoteId });
   }
@@ -1866,6 +1858,15 @@ interface ChunkFrames {
    * `heldBefore` is the one it carries), or the last one encoded.
    */
   push: Uint8Array | undefined;
+}
+
+/** Whether a link is greeted and a chunk began on it within `silentMs`. */
+function pushing(
+  state: PeerLinkState | undefined,
+  now: number,
+  silentMs: number,
+): state is PeerLinkState {
+  return state?.greeted === true && now - state.lastChunkAtMs <= silentMs;
 }
 
 /** Bits 0, n, 2n… of a 32-bit map, per n (`#heldBeforeFor`). */
