@@ -54,7 +54,7 @@ import type {
   TrackerConnectionFactory,
 } from '../transport/types.js';
 import { ChunkStore, seqsInHaveMap } from './chunk-store.js';
-import { PeerLinkState, type ReceivedChunk } from './peer-link.js';
+import { PeerLinkState, sameMessages, type ReceivedChunk } from './peer-link.js';
 import { PlaybackModel, type PlaybackReport } from './playback.js';
 
 export interface PeerComponents {
@@ -309,6 +309,12 @@ export class PeerCore {
    * chunk or seq costs more than the rest of a chunk's bookkeeping).
    */
   #chunkFrames: (ChunkFrames | undefined)[] = [undefined];
+  /**
+   * Beside each slot of `#chunkFrames`, a push CHUNK frame of its chunk: the one it came in (then
+   * it can be relayed as it is while our `heldBefore` is the one it carries), or the last one
+   * encoded. Ours alone, where the chunk and its DATA frames may be shared.
+   */
+  #pushFrames: (Uint8Array | undefined)[] = [undefined];
   /** Holders that answered ABSENT or timed out, per seq, so the next try goes elsewhere. */
   readonly #triedHolders = new Map<number, Set<string>>();
   #store: ChunkStore;
@@ -683,6 +689,7 @@ export class PeerCore {
     this.#info = info;
     this.#store = new ChunkStore(Math.ceil(this.#o.peerWindowMs / info.chunkDurationMs));
     this.#chunkFrames = new Array<undefined>(2 ** Math.ceil(Math.log2(this.#store.windowChunks)));
+    this.#pushFrames = new Array<undefined>(this.#chunkFrames.length);
     if (this.#o.role === 'viewer') {
       // Startup delay counts from start(), not from when the stream info arrived.
       this.#playback = new PlaybackModel(
@@ -1022,7 +1029,8 @@ export class PeerCore {
         return;
       }
       case FrameType.Subscribe:
-        state.stripe = { index: frame.index, count: frame.count };
+        state.stripeIndex = frame.index;
+        state.stripeCount = frame.count;
         this.#pushMissed(state);
         return;
       case FrameType.Cancel:
@@ -1110,13 +1118,15 @@ export class PeerCore {
       this.#stats.duplicateChunks++;
       return;
     }
-    const chunk = chunkOf(meta, bytes);
-    if (received.dataFrames !== undefined) {
-      this.#chunkFrames[meta.seq & (this.#chunkFrames.length - 1)] = {
-        chunk,
-        data: received.dataFrames,
-        push: received.chunkFrame,
-      };
+    let chunk: Chunk;
+    if (received.dataFrames === undefined) {
+      chunk = chunkOf(meta, bytes);
+    } else {
+      const frames = relayedChunk(meta, bytes, received.dataFrames);
+      chunk = frames.chunk;
+      const slot = meta.seq & (this.#chunkFrames.length - 1);
+      this.#chunkFrames[slot] = frames;
+      this.#pushFrames[slot] = received.chunkFrame;
     }
     const newestBefore = this.#store.newestSeq;
     this.#verifyAndAccept(chunk, 'peer', state.remoteId);
@@ -1346,7 +1356,8 @@ export class PeerCore {
    * pushed those of its stripe and no HAVE of the others.
    */
   #heldBeforeFor(state: PeerLinkState, seq: number): number {
-    const { index, count } = state.stripe;
+    const index = state.stripeIndex;
+    const count = state.stripeCount;
     if (count <= 1) return 0;
     // Bit i is `seq - 1 - i`: those of the child's stripe are every `count`-th bit from the
     // first, `(seq - 1 - index) mod count`.
@@ -1365,13 +1376,14 @@ export class PeerCore {
     const slot = chunk.seq & (this.#chunkFrames.length - 1);
     let frames = this.#chunkFrames[slot];
     if (frames?.chunk !== chunk) {
-      frames = { chunk, data: dataFrames(chunk.seq, chunk.bytes), push: undefined };
+      frames = { chunk, data: dataFrames(chunk.seq, chunk.bytes) };
       this.#chunkFrames[slot] = frames;
+      this.#pushFrames[slot] = undefined;
     }
-    let head = requestId === 0 ? frames.push : undefined;
+    let head = requestId === 0 ? this.#pushFrames[slot] : undefined;
     if (head === undefined || headerOffset(head) !== heldBefore) {
       head = encodeFrame({ type: FrameType.Chunk, requestId, meta: chunk, heldBefore });
-      if (requestId === 0) frames.push = head;
+      if (requestId === 0) this.#pushFrames[slot] = head;
     }
     return [head, ...frames.data];
   }
@@ -1848,16 +1860,33 @@ function sameMemory(a: Uint8Array, b: Uint8Array): boolean {
   return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
 }
 
-/** The frames of one chunk (see `PeerCore.#framesOf`). */
+/** A chunk and its DATA frames (see `PeerCore.#framesOf`); never modified. */
 interface ChunkFrames {
   readonly chunk: Chunk;
   /** Its DATA frames: the messages it came in when they can be relayed as they are. */
   readonly data: readonly Uint8Array[];
-  /**
-   * A push CHUNK frame of it: the one it came in (then it can be relayed as it is while our
-   * `heldBefore` is the one it carries), or the last one encoded.
-   */
-  push: Uint8Array | undefined;
+}
+
+/** The chunks received in relayable DATA frames, by the metadata object they came with. */
+const relayedByMeta = new WeakMap<ChunkMeta, ChunkFrames>();
+
+/**
+ * The chunk of `meta` and `bytes` that came in the DATA frames `data`, with them. Peers of one
+ * process that receive a chunk in the very same messages (the simulator hands one message to every
+ * receiver and decodes it once) share one: a thousand simulated peers then hold one copy of a
+ * chunk's bookkeeping, not a thousand. Only the same metadata object, bytes and messages are
+ * shared, so nothing is compared byte by byte; the chunk shared is never modified.
+ */
+function relayedChunk(
+  meta: ChunkMeta,
+  bytes: Uint8Array,
+  data: readonly Uint8Array[],
+): ChunkFrames {
+  const known = relayedByMeta.get(meta);
+  if (known?.chunk.bytes === bytes && sameMessages(known.data, data)) return known;
+  const frames = { chunk: chunkOf(meta, bytes), data };
+  relayedByMeta.set(meta, frames);
+  return frames;
 }
 
 /** Whether a link is greeted and a chunk began on it within `silentMs`. */

@@ -36,8 +36,11 @@ interface Assembly {
   readonly requestId: number;
   /** Its CHUNK message, when it is the push frame `encodeFrame` makes of `meta` and its map. */
   readonly chunkFrame: Uint8Array | undefined;
-  readonly parts: Uint8Array[];
-  /** The messages of `parts` while each is the DATA frame `encodeFrame` makes of its part. */
+  /** Its payloads so far, once a second one came (none are kept for a chunk in one frame). */
+  parts: Uint8Array[] | undefined;
+  /** Each message so far is the DATA frame `encodeFrame` makes of its part. */
+  relayable: boolean;
+  /** The messages of `parts`, while `relayable`. */
   frames: Uint8Array[] | undefined;
   received: number;
 }
@@ -231,8 +234,12 @@ export class PeerLinkState {
   greeted = false;
   /** Opened by a peer the tracker had not named (kept until its grace ends). */
   unexpected = false;
-  /** The chunks a child asked us to push: `seq % count === index` (SUBSCRIBE). */
-  stripe = { index: 0, count: 1 };
+  /**
+   * The chunks a child asked us to push: `seq % stripeCount === stripeIndex` (SUBSCRIBE). Two
+   * fields, not an object: they are read for every chunk pushed.
+   */
+  stripeIndex = 0;
+  stripeCount = 1;
   /** Seqs the remote is known to hold (its HAVE map, what it sent us, what we sent it). */
   readonly remoteHas = new HeldSeqs();
   bytesIn = 0;
@@ -250,7 +257,13 @@ export class PeerLinkState {
   lastUnansweredAtMs = -Infinity;
   /** `answers` at the last of those. */
   answersAtUnanswered = 0;
-  readonly #assemblies = new Map<number, Assembly>();
+  /**
+   * The chunk being received, and the others announced and not finished (an honest peer sends
+   * one at a time): a field and a short list, where a map would be looked up, and its table
+   * rebuilt, for every chunk.
+   */
+  #assembly: Assembly | undefined;
+  readonly #moreAssemblies: Assembly[] = [];
   readonly #queue = new RingQueue<Uint8Array>();
   #queuedBytes = 0;
 
@@ -264,12 +277,26 @@ export class PeerLinkState {
 
   /** Whether the remote's subscription covers chunk `seq`. */
   subscribed(seq: number): boolean {
-    return seq % this.stripe.count === this.stripe.index;
+    return seq % this.stripeCount === this.stripeIndex;
   }
 
   /** Whether a chunk is being received on this link. */
   receiving(seq: number): boolean {
-    return this.#assemblies.has(seq);
+    return this.#assemblyOf(seq) !== undefined;
+  }
+
+  #assemblyOf(seq: number): Assembly | undefined {
+    const assembly = this.#assembly;
+    if (assembly === undefined || assembly.meta.seq === seq) return assembly;
+    return this.#moreAssemblies.find((more) => more.meta.seq === seq);
+  }
+
+  #finish(assembly: Assembly): void {
+    if (assembly === this.#assembly) {
+      this.#assembly = this.#moreAssemblies.shift();
+    } else {
+      this.#moreAssemblies.splice(this.#moreAssemblies.indexOf(assembly), 1);
+    }
   }
 
   /**
@@ -277,10 +304,10 @@ export class PeerLinkState {
    * it was decoded from, if known).
    */
   beginChunk(meta: ChunkMeta, requestId: number, heldBefore: number, message?: Uint8Array): void {
-    if (this.#assemblies.has(meta.seq)) {
+    if (this.receiving(meta.seq)) {
       throw new ProtocolError('malformed-frame', `chunk ${meta.seq} announced twice`);
     }
-    if (this.#assemblies.size >= MAX_CHUNKS_IN_FLIGHT) {
+    if (this.#assembly !== undefined && 1 + this.#moreAssemblies.length >= MAX_CHUNKS_IN_FLIGHT) {
       throw new ProtocolError(
         'malformed-frame',
         `more than ${MAX_CHUNKS_IN_FLIGHT} chunks open at once`,
@@ -294,14 +321,17 @@ export class PeerLinkState {
       hasPushHeader(message, FrameType.Chunk, meta.seq, heldBefore)
         ? message
         : undefined;
-    this.#assemblies.set(meta.seq, {
+    const assembly: Assembly = {
       meta,
       requestId,
       chunkFrame,
-      parts: [],
-      frames: [],
+      parts: undefined,
+      relayable: true,
+      frames: undefined,
       received: 0,
-    });
+    };
+    if (this.#assembly === undefined) this.#assembly = assembly;
+    else this.#moreAssemblies.push(assembly);
   }
 
   /**
@@ -314,7 +344,7 @@ export class PeerLinkState {
     bytes: Uint8Array,
     message?: Uint8Array,
   ): ReceivedChunk | undefined {
-    const assembly = this.#assemblies.get(seq);
+    const assembly = this.#assemblyOf(seq);
     if (assembly === undefined) {
       throw new ProtocolError('malformed-frame', `data for chunk ${seq} that was not announced`);
     }
@@ -324,23 +354,25 @@ export class PeerLinkState {
     }
     // The messages are kept while each is the DATA frame `encodeFrame` makes of its part.
     const relayable =
-      assembly.frames !== undefined &&
+      assembly.relayable &&
       message !== undefined &&
       isEncodedData(message, seq, offset, bytes, meta.byteLength);
     assembly.received += bytes.byteLength;
     const complete = assembly.received === meta.byteLength;
-    if (complete && assembly.parts.length === 0) {
+    if (complete && assembly.parts === undefined) {
       // The whole chunk in one frame (any chunk up to `MAX_DATA_BYTES`): no parts are kept, and
       // the one message is kept in an array of its own size.
-      this.#assemblies.delete(seq);
+      this.#finish(assembly);
       return receivedChunk(assembly, bytes, relayable ? [message] : undefined);
     }
-    assembly.parts.push(bytes);
-    if (relayable) assembly.frames?.push(message);
+    const parts = (assembly.parts ??= []);
+    parts.push(bytes);
+    assembly.relayable = relayable;
+    if (relayable) (assembly.frames ??= []).push(message);
     else assembly.frames = undefined;
     if (!complete) return undefined;
-    this.#assemblies.delete(seq);
-    const { parts, frames } = assembly;
+    this.#finish(assembly);
+    const frames = assembly.frames;
     return receivedChunk(assembly, assembledBytes(meta.byteLength, parts, frames), frames);
   }
 
@@ -415,6 +447,11 @@ function isEncodedData(
   return hasPushHeader(message, FrameType.Data, seq, offset);
 }
 
+/** Whether two lists of messages are the very same messages, in the same order. */
+export function sameMessages(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  return a.length === b.length && a.every((message, i) => message === b[i]);
+}
+
 /**
  * The bytes of a chunk that came in several parts: those of the chunk assembled before from the
  * very same messages `frames`, if any, else the parts copied into one buffer.
@@ -427,12 +464,7 @@ function assembledBytes(
   const first = frames?.[0];
   if (frames !== undefined && first !== undefined) {
     const before = assembledByFirstFrame.get(first);
-    if (
-      before?.frames.length === frames.length &&
-      before.frames.every((frame, i) => frame === frames[i])
-    ) {
-      return before.bytes;
-    }
+    if (before !== undefined && sameMessages(before.frames, frames)) return before.bytes;
   }
   const bytes = new Uint8Array(byteLength);
   let offset = 0;

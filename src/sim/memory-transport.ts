@@ -91,6 +91,8 @@ class MemoryLink implements Link {
   readonly token: number;
   readonly #transport: MemoryTransport;
   readonly #network: SimNetwork;
+  /** The owner's `message` handler, called straight from the link (the hottest call there is). */
+  readonly #onMessage: TransportEvents['message'];
   /** To the remote node; undefined when no node has that name (the link can never open). */
   readonly out: Pipe | undefined;
   state: LinkState = 'connecting';
@@ -110,6 +112,7 @@ class MemoryLink implements Link {
   constructor(transport: MemoryTransport, remoteId: string, initiator: boolean, token: number) {
     this.#transport = transport;
     this.#network = transport.network;
+    this.#onMessage = transport.onMessage;
     this.remoteId = remoteId;
     this.initiator = initiator;
     this.token = token;
@@ -199,7 +202,7 @@ class MemoryLink implements Link {
 
   received(message: Uint8Array): void {
     if (this.state !== 'open') return;
-    this.#transport.message(this, message);
+    this.#onMessage(this, message);
   }
 
   #clearOutgoing(): void {
@@ -235,6 +238,8 @@ export class MemoryTransport implements PeerTransport {
   readonly nodeId: string;
   readonly connectTimeoutMs: number;
   readonly lowWaterBytes: number;
+  /** `events.message`, for the links to call. */
+  readonly onMessage: TransportEvents['message'];
   readonly #connectRtts: number;
   readonly #logger: Logger;
   readonly #events: TransportEvents;
@@ -249,6 +254,7 @@ export class MemoryTransport implements PeerTransport {
     this.network = components.network;
     this.#logger = components.logger;
     this.#events = events;
+    this.onMessage = events.message.bind(events);
     this.network.node(options.nodeId);
     this.nodeId = options.nodeId;
     this.connectTimeoutMs = positive(
@@ -357,10 +363,6 @@ export class MemoryTransport implements PeerTransport {
 
   opened(link: MemoryLink): void {
     this.#events.open(link);
-  }
-
-  message(link: MemoryLink, data: Uint8Array): void {
-    this.#events.message(link, data);
   }
 
   drained(link: MemoryLink): void {

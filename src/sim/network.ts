@@ -49,30 +49,121 @@ const BIN_MS = 1000;
 /** A queue read from a head index drops what it has read once the head passes this. */
 const COMPACT_AFTER = 1024;
 
+/**
+ * What the network updates for every message, by node index and by pipe index, in typed arrays.
+ * A message then touches a few numbers in a few dense arrays, not a node and a pipe object each
+ * somewhere in the heap: at a thousand nodes those were the simulator's costliest cache misses.
+ */
+class NetworkState {
+  nodeCount = 0;
+  pipeCount = 0;
+  /** Per node: when the uplink finishes what it has been given. */
+  upFreeAt = new Float64Array(16);
+  /** Per node: when the downlink finishes what has been reserved on it. */
+  downFreeAt = new Float64Array(16);
+  /** Per node: the capacities (`Infinity`: unlimited). */
+  uploadKbps = new Float64Array(16);
+  downloadKbps = new Float64Array(16);
+  bytesSent = new Float64Array(16);
+  messagesSent = new Float64Array(16);
+  bytesReceived = new Float64Array(16);
+  messagesReceived = new Float64Array(16);
+  /** Per node: the second bin it sends in now, the bytes sent in it, and the most in any before. */
+  sentBin = new Float64Array(16);
+  sentBinBytes = new Float64Array(16);
+  sentPeak = new Float64Array(16);
+  /** Per pipe: delivery time of the last message put in; the next cannot come out before it. */
+  pipeLastAt = new Float64Array(16);
+  /** Per pipe: arrival at the receiver's downlink of the last message sent; the next cannot pass it. */
+  pipeLastArrivalAt = new Float64Array(16);
+  /** Per pipe: 1 once cut. */
+  pipeCut = new Uint8Array(16);
+
+  addNode(uploadKbps: number, downloadKbps: number): number {
+    const i = this.nodeCount++;
+    if (i === this.upFreeAt.length) {
+      const n = 2 * i;
+      this.upFreeAt = grown(this.upFreeAt, n);
+      this.downFreeAt = grown(this.downFreeAt, n);
+      this.uploadKbps = grown(this.uploadKbps, n);
+      this.downloadKbps = grown(this.downloadKbps, n);
+      this.bytesSent = grown(this.bytesSent, n);
+      this.messagesSent = grown(this.messagesSent, n);
+      this.bytesReceived = grown(this.bytesReceived, n);
+      this.messagesReceived = grown(this.messagesReceived, n);
+      this.sentBin = grown(this.sentBin, n);
+      this.sentBinBytes = grown(this.sentBinBytes, n);
+      this.sentPeak = grown(this.sentPeak, n);
+    }
+    this.uploadKbps[i] = uploadKbps;
+    this.downloadKbps[i] = downloadKbps;
+    this.sentBin[i] = Number.NaN;
+    return i;
+  }
+
+  addPipe(): number {
+    const i = this.pipeCount++;
+    if (i === this.pipeLastAt.length) {
+      const n = 2 * i;
+      this.pipeLastAt = grown(this.pipeLastAt, n);
+      this.pipeLastArrivalAt = grown(this.pipeLastArrivalAt, n);
+      const cut = new Uint8Array(n);
+      cut.set(this.pipeCut);
+      this.pipeCut = cut;
+    }
+    return i;
+  }
+
+  /** Counts `bytes` leaving node `i`'s uplink during `[startMs, endMs]`, spread over the bins it spans. */
+  recordSent(i: number, bytes: number, startMs: number, endMs: number): void {
+    this.bytesSent[i] = (this.bytesSent[i] ?? 0) + bytes;
+    this.messagesSent[i] = (this.messagesSent[i] ?? 0) + 1;
+    const first = Math.floor(startMs / BIN_MS);
+    const last = Math.floor(endMs / BIN_MS);
+    if (first === last || endMs <= startMs) {
+      this.#addToBin(i, first, bytes);
+      return;
+    }
+    const perMs = bytes / (endMs - startMs);
+    for (let bin = first; bin <= last; bin++) {
+      const from = Math.max(startMs, bin * BIN_MS);
+      const to = Math.min(endMs, (bin + 1) * BIN_MS);
+      if (to > from) this.#addToBin(i, bin, perMs * (to - from));
+    }
+  }
+
+  /** Adds to node `i`'s bin `bin`: its uplink is FIFO, so bins come in order and never go back. */
+  #addToBin(i: number, bin: number, bytes: number): void {
+    if (bin === this.sentBin[i]) {
+      this.sentBinBytes[i] = (this.sentBinBytes[i] ?? 0) + bytes;
+      return;
+    }
+    this.sentPeak[i] = Math.max(this.sentPeak[i] ?? 0, this.sentBinBytes[i] ?? 0);
+    this.sentBin[i] = bin;
+    this.sentBinBytes[i] = bytes;
+  }
+}
+
+/** `array`'s numbers in a new array of `length`. */
+function grown(array: Float64Array<ArrayBuffer>, length: number): Float64Array<ArrayBuffer> {
+  const copy = new Float64Array(length);
+  copy.set(array);
+  return copy;
+}
+
 /** One node of the network. */
 export class SimNode {
   readonly id: string;
+  /** Its index in the network's state. */
+  readonly index: number;
   readonly uploadKbps: number;
   readonly downloadKbps: number;
   readonly latencyMs: number;
   readonly lossRate: number;
-  /** Time the uplink finishes what it has been given. */
-  upFreeAt = 0;
-  /** Time the downlink finishes what has been reserved on it. */
-  downFreeAt = 0;
-  bytesSent = 0;
-  bytesReceived = 0;
-  messagesSent = 0;
-  messagesReceived = 0;
   retransmissions = 0;
-  /**
-   * Bytes sent per second bin, from bin `#binsFrom` on (0 for a bin nothing was sent in): an array,
-   * not a map, as a node sends from bin to bin without going back.
-   */
-  readonly #sentBins: number[] = [];
-  #binsFrom = 0;
+  readonly #state: NetworkState;
 
-  constructor(id: string, options: SimNodeOptions) {
+  constructor(id: string, options: SimNodeOptions, state: NetworkState) {
     checkCapacity(options.uploadKbps, 'uploadKbps');
     checkCapacity(options.downloadKbps, 'downloadKbps');
     if (!Number.isFinite(options.latencyMs) || options.latencyMs < 0) {
@@ -87,48 +178,19 @@ export class SimNode {
     this.downloadKbps = options.downloadKbps;
     this.latencyMs = options.latencyMs;
     this.lossRate = lossRate;
-  }
-
-  /** Counts `bytes` leaving the uplink during `[startMs, endMs]`, spread over the bins it spans. */
-  recordSent(bytes: number, startMs: number, endMs: number): void {
-    this.bytesSent += bytes;
-    this.messagesSent++;
-    const first = Math.floor(startMs / BIN_MS);
-    const last = Math.floor(endMs / BIN_MS);
-    if (first === last || endMs <= startMs) {
-      this.#addToBin(first, bytes);
-      return;
-    }
-    const perMs = bytes / (endMs - startMs);
-    for (let bin = first; bin <= last; bin++) {
-      const from = Math.max(startMs, bin * BIN_MS);
-      const to = Math.min(endMs, (bin + 1) * BIN_MS);
-      if (to > from) this.#addToBin(bin, perMs * (to - from));
-    }
-  }
-
-  #addToBin(bin: number, bytes: number): void {
-    const bins = this.#sentBins;
-    if (bins.length === 0) this.#binsFrom = bin;
-    // On the system clock a bin is counted from the epoch: start the array at the first one.
-    while (bin < this.#binsFrom) {
-      bins.unshift(0);
-      this.#binsFrom--;
-    }
-    const i = bin - this.#binsFrom;
-    while (bins.length <= i) bins.push(0);
-    bins[i] = (bins[i] ?? 0) + bytes;
+    this.#state = state;
+    this.index = state.addNode(this.uploadKbps, this.downloadKbps);
   }
 
   counters(): SimNodeCounters {
-    let peak = 0;
-    for (const bytes of this.#sentBins) peak = Math.max(peak, bytes);
+    const state = this.#state;
+    const i = this.index;
     return {
-      bytesSent: this.bytesSent,
-      bytesReceived: this.bytesReceived,
-      messagesSent: this.messagesSent,
-      messagesReceived: this.messagesReceived,
-      peakSentBytesPerSecond: peak,
+      bytesSent: state.bytesSent[i] ?? 0,
+      bytesReceived: state.bytesReceived[i] ?? 0,
+      messagesSent: state.messagesSent[i] ?? 0,
+      messagesReceived: state.messagesReceived[i] ?? 0,
+      peakSentBytesPerSecond: Math.max(state.sentPeak[i] ?? 0, state.sentBinBytes[i] ?? 0),
       retransmissions: this.retransmissions,
     };
   }
@@ -137,9 +199,11 @@ export class SimNode {
 /** What comes out of a pipe at `due`: a message, or a control notice. */
 interface Delivery {
   readonly pipe: Pipe;
+  /** `pipe.index`, kept here so that a delivery's timers need not read the pipe. */
+  readonly pipeIndex: number;
   /** Set when it is put in the pipe's delivery queue. */
   due: number;
-  handOver(): void;
+  handOver(state: NetworkState): void;
 }
 
 /** What receives the messages `SimNetwork.transfer` carries. */
@@ -150,9 +214,12 @@ export interface Receiver<M> {
 /** A message on its way: one object from `send` to its delivery (no closure per step). */
 class Transfer<M> implements Delivery {
   readonly pipe: Pipe;
+  readonly pipeIndex: number;
+  /** The receiving node's index. */
+  readonly to: number;
   readonly bytes: number;
   /** Arrival of its last byte at the receiver's downlink, when that is limited. */
-  readonly arrivesAt: number;
+  arrivesAt: number;
   readonly receiver: Receiver<M>;
   readonly message: M;
   due = 0;
@@ -161,16 +228,18 @@ class Transfer<M> implements Delivery {
 
   constructor(pipe: Pipe, bytes: number, arrivesAt: number, receiver: Receiver<M>, message: M) {
     this.pipe = pipe;
+    this.pipeIndex = pipe.index;
+    this.to = pipe.to.index;
     this.bytes = bytes;
     this.arrivesAt = arrivesAt;
     this.receiver = receiver;
     this.message = message;
   }
 
-  handOver(): void {
-    const to = this.pipe.to;
-    to.bytesReceived += this.bytes;
-    to.messagesReceived++;
+  handOver(state: NetworkState): void {
+    const to = this.to;
+    state.bytesReceived[to] = (state.bytesReceived[to] ?? 0) + this.bytes;
+    state.messagesReceived[to] = (state.messagesReceived[to] ?? 0) + 1;
     this.receiver.received(this.message);
   }
 }
@@ -178,11 +247,13 @@ class Transfer<M> implements Delivery {
 /** A control notice: takes no capacity. */
 class Notice implements Delivery {
   readonly pipe: Pipe;
+  readonly pipeIndex: number;
   readonly deliver: () => void;
   due = 0;
 
   constructor(pipe: Pipe, deliver: () => void) {
     this.pipe = pipe;
+    this.pipeIndex = pipe.index;
     this.deliver = deliver;
   }
 
@@ -200,30 +271,31 @@ const CALL: Receiver<() => void> = {
 
 /**
  * One direction of a connection between two nodes: messages come out in the order they went in.
- * Deliveries wait in a queue and each timer flushes the queue up to its own time, so the order
- * holds even on a clock whose timers with the same due time may fire out of order.
+ * On a clock other than the simulator's, deliveries wait in a queue and each timer flushes the
+ * queue up to its own time, so the order holds even though timers with the same due time may fire
+ * out of order there.
  */
 export class Pipe {
   readonly from: SimNode;
   readonly to: SimNode;
+  /** Its index in the network's state. */
+  readonly index: number;
   readonly latencyMs: number;
   readonly lossRate: number;
-  /** Delivery time of the last message put in; the next cannot come out before it. */
-  lastAt = 0;
-  /** Arrival at the receiver's downlink of the last message sent; the next cannot pass it. */
-  lastArrivalAt = 0;
   /**
    * Messages on their way to the receiver's downlink, in order, from `arrivalsHead` on (on a clock
    * other than the simulator's, whose timers may fire out of order).
    */
   readonly arrivals: Transfer<unknown>[] = [];
   arrivalsHead = 0;
-  #cut = false;
+  readonly #state: NetworkState;
   readonly #queue = new RingQueue<Delivery>(4);
 
-  constructor(from: SimNode, to: SimNode) {
+  constructor(from: SimNode, to: SimNode, state: NetworkState) {
     this.from = from;
     this.to = to;
+    this.#state = state;
+    this.index = state.addPipe();
     this.latencyMs = from.latencyMs + to.latencyMs;
     this.lossRate = 1 - (1 - from.lossRate) * (1 - to.lossRate);
   }
@@ -235,12 +307,12 @@ export class Pipe {
 
   /** Nothing more comes out of the pipe: what is in flight is dropped. */
   cut(): void {
-    this.#cut = true;
+    this.#state.pipeCut[this.index] = 1;
     this.#queue.clear();
   }
 
   get isCut(): boolean {
-    return this.#cut;
+    return this.#state.pipeCut[this.index] === 1;
   }
 
   push(delivery: Delivery): void {
@@ -253,9 +325,9 @@ export class Pipe {
       const next = this.#queue.at(0);
       if (next === undefined || next.due > at) return;
       this.#queue.shift();
-      next.handOver();
+      next.handOver(this.#state);
       // A delivery may have cut the pipe (the receiver closed it).
-      if (this.#cut) return;
+      if (this.isCut) return;
     }
   }
 }
@@ -273,6 +345,7 @@ export class SimNetwork {
   readonly #nodes = new Map<string, SimNode>();
   /** Other names of nodes: the peer ids the tracker gives them. */
   readonly #aliases = new Map<string, SimNode>();
+  readonly #state = new NetworkState();
   #nextToken = 1;
 
   constructor(components: SimNetworkComponents) {
@@ -284,7 +357,7 @@ export class SimNetwork {
     if (this.#nodes.has(id)) {
       throw new SwarmcastError('invalid-argument', `node ${id} is already in the network`);
     }
-    const node = new SimNode(id, options);
+    const node = new SimNode(id, options, this.#state);
     this.#nodes.set(id, node);
     return node;
   }
@@ -315,7 +388,7 @@ export class SimNetwork {
   }
 
   pipe(from: string, to: string): Pipe {
-    return new Pipe(this.node(from), this.node(to));
+    return new Pipe(this.node(from), this.node(to), this.#state);
   }
 
   /**
@@ -329,25 +402,26 @@ export class SimNetwork {
   /** `send` that hands `message` to `receiver` when its `bytes` are in. */
   transfer<M>(pipe: Pipe, bytes: number, receiver: Receiver<M>, message: M): number {
     const now = this.clock.now();
-    const from = pipe.from;
-    const to = pipe.to;
-    const startMs = Math.max(now, from.upFreeAt);
-    const leftAt = startMs + serialisationMs(bytes, from.uploadKbps);
-    from.upFreeAt = leftAt;
-    from.recordSent(bytes, startMs, leftAt);
+    const state = this.#state;
+    const transfer = new Transfer(pipe, bytes, 0, receiver, message);
+    const from = pipe.from.index;
+    const startMs = Math.max(now, state.upFreeAt[from] ?? 0);
+    const leftAt = startMs + serialisationMs(bytes, state.uploadKbps[from] ?? 0);
+    state.upFreeAt[from] = leftAt;
+    state.recordSent(from, bytes, startMs, leftAt);
     let arrivesAt = leftAt + pipe.latencyMs;
     if (pipe.lossRate > 0 && this.#random.next() < pipe.lossRate) {
-      from.retransmissions++;
+      pipe.from.retransmissions++;
       arrivesAt += pipe.rttMs;
     }
     // Head-of-line blocking: nothing reaches the receiver before what was sent ahead of it.
-    arrivesAt = Math.max(arrivesAt, pipe.lastArrivalAt);
-    pipe.lastArrivalAt = arrivesAt;
-    const transfer = new Transfer(pipe, bytes, arrivesAt, receiver, message);
+    arrivesAt = Math.max(arrivesAt, state.pipeLastArrivalAt[transfer.pipeIndex] ?? 0);
+    state.pipeLastArrivalAt[transfer.pipeIndex] = arrivesAt;
+    transfer.arrivesAt = arrivesAt;
     // The downlink is taken when the message reaches it, not when it is sent: a message waiting
     // behind a busy uplink must not hold the receiver's downlink for other senders meanwhile.
     // An unlimited downlink has no queue, so the message goes into the pipe at once.
-    if (to.downloadKbps === Infinity) {
+    if (state.downloadKbps[transfer.to] === Infinity) {
       this.#enqueue(transfer, arrivesAt);
     } else if (this.clock instanceof SimClock) {
       // The simulator's clock fires a pipe's arrivals in the order they were sent (their times do
@@ -394,33 +468,42 @@ export class SimNetwork {
 
   /** `transfer` takes its place in the receiver's downlink, and comes out of the pipe after it. */
   readonly #enter = (transfer: Transfer<unknown>): void => {
-    const to = transfer.pipe.to;
+    const state = this.#state;
+    const to = transfer.to;
     const inAt =
-      Math.max(transfer.arrivesAt, to.downFreeAt) +
-      serialisationMs(transfer.bytes, to.downloadKbps);
-    to.downFreeAt = inAt;
+      Math.max(transfer.arrivesAt, state.downFreeAt[to] ?? 0) +
+      serialisationMs(transfer.bytes, state.downloadKbps[to] ?? 0);
+    state.downFreeAt[to] = inAt;
     this.#enqueue(transfer, inAt);
   };
 
   #enqueue(delivery: Delivery, at: number): void {
-    const pipe = delivery.pipe;
-    if (pipe.isCut) return;
-    const due = Math.max(at, pipe.lastAt);
-    pipe.lastAt = due;
+    const state = this.#state;
+    const pipe = delivery.pipeIndex;
+    if (state.pipeCut[pipe] === 1) return;
+    const due = Math.max(at, state.pipeLastAt[pipe] ?? 0);
+    state.pipeLastAt[pipe] = due;
     delivery.due = due;
-    pipe.push(delivery);
-    this.#after(due - this.clock.now(), flushUpTo, delivery);
+    if (this.clock instanceof SimClock) {
+      // Its timers fire in the order they were set when their times do not decrease, as a pipe's
+      // due times do: each delivers its own message, in the pipe's order, with no queue.
+      this.clock.schedule(this.#handOverUncut, delivery, due - this.clock.now());
+    } else {
+      delivery.pipe.push(delivery);
+      this.#after(due - this.clock.now(), flushUpTo, delivery);
+    }
   }
 
-  /** Calls `callback(arg)` after `delayMs`: on the simulator's clock, without a closure. */
+  /** A delivery's timer on the simulator's clock: it comes out unless its pipe was cut meanwhile. */
+  readonly #handOverUncut = (delivery: Delivery): void => {
+    if (this.#state.pipeCut[delivery.pipeIndex] !== 1) delivery.handOver(this.#state);
+  };
+
+  /** Calls `callback(arg)` after `delayMs` on a clock other than the simulator's. */
   #after<A>(delayMs: number, callback: (arg: A) => void, arg: A): void {
-    if (this.clock instanceof SimClock) {
-      this.clock.schedule(callback, arg, delayMs);
-    } else {
-      this.clock.setTimeout(() => {
-        callback(arg);
-      }, delayMs);
-    }
+    this.clock.setTimeout(() => {
+      callback(arg);
+    }, delayMs);
   }
 }
 

@@ -72,6 +72,37 @@ describe('PeerLinkState chunk assembly', () => {
     expect(received?.chunkFrame).toBe(frames[0]);
   });
 
+  it('receives up to MAX_CHUNKS_IN_FLIGHT chunks at once, their frames interleaved', () => {
+    const state = new PeerLinkState(link);
+    const chunks = [5, 6, 7, 8].map((seq) => chunkOf(seq, 2 * MAX_DATA_BYTES + 10 * seq));
+    const frames = chunks.map(({ meta, bytes }) => chunkFrames(0, meta, bytes, 0));
+    // Every CHUNK frame first, then the DATA frames round-robin, in a mixed order.
+    for (const messages of frames) expect(receive(state, messages.slice(0, 1))).toBeUndefined();
+    expect(() =>
+      receive(state, chunkFrames(0, chunkOf(9, 10).meta, chunkOf(9, 10).bytes, 0)),
+    ).toThrow(/open at once/);
+    expect(() => receive(state, frames[1]?.slice(0, 1) ?? [])).toThrow(/announced twice/);
+    const done = new Map<number, Uint8Array>();
+    for (let part = 1; part <= 3; part++) {
+      for (const i of [2, 0, 3, 1]) {
+        const received = receive(state, frames[i]?.slice(part, part + 1) ?? []);
+        if (received !== undefined) done.set(received.meta.seq, received.bytes);
+      }
+    }
+    expect([...done.keys()].sort()).toEqual([5, 6, 7, 8]);
+    for (const { meta, bytes } of chunks) {
+      expect(done.get(meta.seq)).toEqual(bytes);
+      expect(state.receiving(meta.seq)).toBe(false);
+    }
+    expect(() => state.addData(6, 0, new Uint8Array(1))).toThrow(/not announced/);
+    // All finished: as many can be open again.
+    for (const seq of [10, 11, 12, 13]) {
+      const { meta, bytes } = chunkOf(seq, 10);
+      receive(state, chunkFrames(0, meta, bytes, 0).slice(0, 1));
+      expect(state.receiving(seq)).toBe(true);
+    }
+  });
+
   it('offers the CHUNK message to relay only for a push whose header is the one encodeFrame writes', () => {
     const { meta, bytes } = chunkOf(4, 1000);
     const answer = receive(new PeerLinkState(link), chunkFrames(5, meta, bytes));
