@@ -309,6 +309,9 @@ export class PeerCore {
    * chunk or seq costs more than the rest of a chunk's bookkeeping).
    */
   #chunkFrames: (ChunkFrames | undefined)[] = [undefined];
+  /** The states `#stateOf` found last, and the one before. */
+  #recentLink: PeerLinkState | undefined;
+  #recentLinkBefore: PeerLinkState | undefined;
   /**
    * Beside each slot of `#chunkFrames`, a push CHUNK frame of its chunk: the one it came in (then
    * it can be relayed as it is while our `heldBefore` is the one it carries), or the last one
@@ -884,6 +887,7 @@ export class PeerCore {
 
   /** Folds a closed link's counters into the totals. */
   #retire(state: PeerLinkState): void {
+    state.retired = true;
     this.#log.debug('link retired', {
       remoteId: state.remoteId,
       bytesIn: state.bytesIn,
@@ -895,9 +899,30 @@ export class PeerCore {
     state.bytesOut = 0;
   }
 
-  #onLinkMessage(link: Link, data: Uint8Array): void {
+  /**
+   * The state of `link`, if it is one of ours. The last two found are tried first: messages come
+   * from one or two parents in turn, and a map lookup by peer id costs more than the rest of a
+   * small message.
+   */
+  #stateOf(link: Link): PeerLinkState | undefined {
+    const recent = this.#recentLink;
+    if (recent?.link === link && !recent.retired) return recent;
+    const before = this.#recentLinkBefore;
+    if (before?.link === link && !before.retired) {
+      this.#recentLinkBefore = recent;
+      this.#recentLink = before;
+      return before;
+    }
     const state = this.#links.get(link.remoteId);
-    if (state?.link !== link || this.#state !== 'started') return;
+    if (state?.link !== link) return undefined;
+    this.#recentLinkBefore = recent;
+    this.#recentLink = state;
+    return state;
+  }
+
+  #onLinkMessage(link: Link, data: Uint8Array): void {
+    const state = this.#stateOf(link);
+    if (state === undefined || this.#state !== 'started') return;
     state.bytesIn += data.byteLength;
     try {
       this.#onFrame(state, this.#decode(data), data);

@@ -234,6 +234,8 @@ export class PeerLinkState {
   greeted = false;
   /** Opened by a peer the tracker had not named (kept until its grace ends). */
   unexpected = false;
+  /** No longer one of its owner's links (closed, or replaced by a newer link to the same peer). */
+  retired = false;
   /**
    * The chunks a child asked us to push: `seq % stripeCount === stripeIndex` (SUBSCRIBE). Two
    * fields, not an object: they are read for every chunk pushed.
@@ -378,11 +380,23 @@ export class PeerLinkState {
 
   /** Queues frames and sends as many as the channel takes below `highWaterBytes`. */
   enqueue(frames: readonly Uint8Array[], highWaterBytes: number): void {
-    for (const frame of frames) {
-      this.#queue.push(frame);
-      this.#queuedBytes += frame.byteLength;
+    if (this.#queuedBytes === 0) {
+      // Nothing queued (no frame is empty): frames go straight to the channel while it takes them.
+      let blocked = false;
+      for (const frame of frames) {
+        blocked ||= this.link.bufferedAmount >= highWaterBytes;
+        if (blocked) this.#push(frame);
+        else this.#sendNow(frame);
+      }
+      return;
     }
+    for (const frame of frames) this.#push(frame);
     this.pump(highWaterBytes);
+  }
+
+  #push(frame: Uint8Array): void {
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.byteLength;
   }
 
   /** Whether it let a request of ours time out and has sent nothing that answers since. */
@@ -405,10 +419,14 @@ export class PeerLinkState {
     while (this.#queue.size > 0 && this.link.bufferedAmount < highWaterBytes) {
       const frame = this.#queue.shift();
       if (frame === undefined) break;
-      this.link.send(frame);
       this.#queuedBytes -= frame.byteLength;
-      this.bytesOut += frame.byteLength;
+      this.#sendNow(frame);
     }
+  }
+
+  #sendNow(frame: Uint8Array): void {
+    this.link.send(frame);
+    this.bytesOut += frame.byteLength;
   }
 }
 
