@@ -13,6 +13,7 @@ import {
 import {
   generateNodeSigner,
   nodeSignatureCheck,
+  seededNodeSigner,
   settledSignatureCheck,
 } from '../../src/crypto/ed25519.node.js';
 import { authMessage } from '../../src/crypto/handshake.js';
@@ -175,5 +176,27 @@ describe('the handshake message', () => {
     expect(check(peer.publicKey, signature, message)).toBe(false);
     message[20] = (message[20] ?? 0) ^ 1;
     expect(check(signer.publicKey, signature, message)).toBe(false);
+  });
+
+  it('a seeded Node signer has the key WebCrypto derives from the same seed, and signs alike', async () => {
+    const seed = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff);
+    // PKCS #8 of an Ed25519 seed (RFC 8410): a fixed prefix, then the 32 bytes.
+    const pkcs8 = new Uint8Array([
+      ...[0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22],
+      ...[0x04, 0x20, ...seed],
+    ]);
+    const key = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'Ed25519' }, true, ['sign']);
+    const jwk = await crypto.subtle.exportKey('jwk', key);
+    const signer = seededNodeSigner(seed);
+    expect(signer.publicKey).toBe(jwk.x);
+    const message = authMessage(nonce, signer.publicKey, 'viewer', tracker.publicKey);
+    const webCryptoSignature = new Uint8Array(
+      await crypto.subtle.sign({ name: 'Ed25519' }, key, message),
+    );
+    expect(signer.signSync(message)).toEqual(webCryptoSignature);
+    expect(nodeSignatureCheck()(signer.publicKey, webCryptoSignature, message)).toBe(true);
+    expect(await webCryptoSignatureCheck()(signer.publicKey, webCryptoSignature, message)).toBe(
+      true,
+    );
   });
 });
