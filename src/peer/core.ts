@@ -309,6 +309,12 @@ export class PeerCore {
    * chunk or seq costs more than the rest of a chunk's bookkeeping).
    */
   #chunkFrames: (ChunkFrames | undefined)[] = [undefined];
+  /** Changes (set or delete) made to `#links` so far. */
+  #linksChanged = 0;
+  /** `#childLinks()`: the children it looked up, `#linksChanged` then, and what it found. */
+  #childLinksOf: readonly string[] | undefined;
+  #childLinksAt = -1;
+  #childLinkStates: readonly (PeerLinkState | undefined)[] = [];
   /** The states `#stateOf` found last, and the one before. */
   #recentLink: PeerLinkState | undefined;
   #recentLinkBefore: PeerLinkState | undefined;
@@ -713,7 +719,7 @@ export class PeerCore {
     this.#events.emit('neighbours:changed', { parents, children });
     for (const [remoteId, state] of this.#links) {
       if (!state.unexpected && !this.#isNeighbour(remoteId)) {
-        this.#links.delete(remoteId);
+        this.#deleteLink(remoteId);
         this.#retire(state);
         state.link.close();
       }
@@ -798,7 +804,7 @@ export class PeerCore {
       return;
     }
     const link = this.#transport.connect(remoteId);
-    this.#links.set(remoteId, new PeerLinkState(link));
+    this.#setLink(remoteId, new PeerLinkState(link));
   }
 
   // ---- links -----------------------------------------------------------------------------
@@ -813,7 +819,7 @@ export class PeerCore {
     if (state?.link !== link) {
       if (state !== undefined) this.#retire(state);
       state = new PeerLinkState(link);
-      this.#links.set(link.remoteId, state);
+      this.#setLink(link.remoteId, state);
     }
     state.opened = true;
     this.#events.emit('link:open', { remoteId: link.remoteId });
@@ -864,7 +870,7 @@ export class PeerCore {
       }
     }
     if (state?.link === link) {
-      this.#links.delete(link.remoteId);
+      this.#deleteLink(link.remoteId);
       this.#retire(state);
     }
     this.#events.emit('link:close', { remoteId: link.remoteId });
@@ -886,6 +892,30 @@ export class PeerCore {
   }
 
   /** Folds a closed link's counters into the totals. */
+  #setLink(remoteId: string, state: PeerLinkState): void {
+    this.#links.set(remoteId, state);
+    this.#linksChanged++;
+  }
+
+  #deleteLink(remoteId: string): void {
+    this.#links.delete(remoteId);
+    this.#linksChanged++;
+  }
+
+  /**
+   * The link states of the children, in their order (undefined for a child with no link): looked
+   * up again only when the children or the links changed, not for every chunk pushed.
+   */
+  #childLinks(): readonly (PeerLinkState | undefined)[] {
+    const children = this.#neighbours.children;
+    if (children !== this.#childLinksOf || this.#linksChanged !== this.#childLinksAt) {
+      this.#childLinksOf = children;
+      this.#childLinksAt = this.#linksChanged;
+      this.#childLinkStates = children.map((child) => this.#links.get(child));
+    }
+    return this.#childLinkStates;
+  }
+
   #retire(state: PeerLinkState): void {
     state.retired = true;
     this.#log.debug('link retired', {
@@ -1284,15 +1314,14 @@ export class PeerCore {
     if (source !== 'broadcaster') this.#stats.acceptedBytes += chunk.byteLength;
     this.#events.emit('chunk:verified', { chunk, source, from });
     if (this.#playback !== undefined) this.#play(this.#playback, chunk);
-    const { children, backupChildren } = this.#neighbours;
+    const { backupChildren } = this.#neighbours;
     // The same frames for every link they go to (links never modify what they send). A child on
     // another stripe learns that we hold this chunk from the next chunk of its stripe we push it
     // (its CHUNK frame's `heldBefore`), one chunk later: no HAVE of its own.
     let push: Uint8Array[] | undefined;
     let pushHeldBefore = 0;
-    for (const child of children) {
-      const state = this.#links.get(child);
-      if (state?.greeted !== true || !state.subscribed(chunk.seq)) continue;
+    for (const state of this.#childLinks()) {
+      if (state?.greeted !== true || state.retired || !state.subscribed(chunk.seq)) continue;
       if (state.remoteHas.has(chunk.seq)) continue;
       const heldBefore = this.#heldBeforeFor(state, chunk.seq);
       if (push === undefined || heldBefore !== pushHeldBefore) {

@@ -64,6 +64,9 @@ export class PlaybackModel {
   readonly #options: PlaybackOptions;
   readonly #createdAt: number;
   readonly #available = new Map<number, PlayableChunk>();
+  /** `#forgetBefore` forgot every seq below this, but those added since (`#lateAdded`). */
+  #forgottenBefore = 0;
+  #lateAdded = false;
   #state: PlaybackState = 'idle';
   /** Seq at the playhead: the chunk playing, or the one awaited when buffering or stalled. */
   #seq = 0;
@@ -122,6 +125,7 @@ export class PlaybackModel {
   /** Records that a chunk is available (verified and stored), then advances. */
   add(chunk: PlayableChunk, nowMs: number): void {
     this.#available.set(chunk.seq, chunk);
+    if (chunk.seq < this.#forgottenBefore) this.#lateAdded = true;
     if (this.#state === 'playing' && chunk.seq === this.#seq) {
       if (chunk.durationMs < this.#playingMs) this.#epoch++;
       this.#playingMs = chunk.durationMs;
@@ -131,9 +135,21 @@ export class PlaybackModel {
     this.tick(nowMs);
   }
 
-  /** Forgets chunks the playhead has passed (the caller keeps its own store). */
+  /**
+   * Forgets chunks the playhead has passed (the caller keeps its own store): the seqs from the
+   * last point forgotten to `seq`, or, if that is more than the chunks held or a chunk came from
+   * before that point since, every seq held below `seq`.
+   */
   #forgetBefore(seq: number): void {
+    const from = this.#forgottenBefore;
+    if (!this.#lateAdded && seq - from <= this.#available.size) {
+      for (let s = from; s < seq; s++) this.#available.delete(s);
+      this.#forgottenBefore = Math.max(from, seq);
+      return;
+    }
     for (const key of this.#available.keys()) if (key < seq) this.#available.delete(key);
+    this.#forgottenBefore = seq;
+    this.#lateAdded = false;
   }
 
   /**
@@ -312,5 +328,8 @@ function insertSorted(sorted: number[], value: number): void {
     if ((sorted[mid] ?? value) <= value) low = mid + 1;
     else high = mid;
   }
-  sorted.splice(low, 0, value);
+  // By hand: `splice` allocates the array of what it removed, once per chunk played.
+  sorted.push(value);
+  for (let i = sorted.length - 1; i > low; i--) sorted[i] = sorted[i - 1] ?? value;
+  sorted[low] = value;
 }

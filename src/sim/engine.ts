@@ -227,29 +227,32 @@ export class SimClock implements Clock {
     return this.#pending;
   }
 
-  /** Time of the earliest timer in the heap (possibly cancelled), or Infinity. */
-  nextAt(): number {
-    return this.#heap.topAt;
-  }
-
   /** Moves time to `ms`; only the engine calls this, never backwards. */
   moveTo(ms: number): void {
     if (ms > this.#now) this.#now = ms;
   }
 
-  /** Runs the earliest timer if it is due at `at`; false when there is none. */
-  runNextAt(at: number): boolean {
+  /**
+   * Moves time to the earliest timer's and runs every timer due then, including those they set
+   * for the same instant; false, doing nothing, if there is none by `untilMs`. One call per
+   * instant: the time stays unboxed here (a getter returning it allocated a number per instant).
+   */
+  runNextInstant(untilMs: number): boolean {
     const heap = this.#heap;
-    const callback = heap.topCallback;
-    if (callback === undefined || !heap.topIsAt(at)) return false;
-    const arg = heap.topArg;
-    heap.pop();
-    // A cleared timer is skipped: it was counted out of `pending` when cleared.
-    if (callback === fireTimer && (arg as Timer).callback === undefined) return true;
-    this.#pending--;
-    callback(arg);
-    this.events++;
-    return true;
+    const at = heap.topAt;
+    if (at > untilMs) return false;
+    this.moveTo(at);
+    for (;;) {
+      const callback = heap.topCallback;
+      if (callback === undefined || !heap.topIsAt(at)) return true;
+      const arg = heap.topArg;
+      heap.pop();
+      // A cleared timer is skipped: it was counted out of `pending` when cleared.
+      if (callback === fireTimer && (arg as Timer).callback === undefined) continue;
+      this.#pending--;
+      callback(arg);
+      this.events++;
+    }
   }
 
   /** Timers fired so far. */
@@ -337,12 +340,7 @@ export class SimEngine {
             this.#yieldedAtMs = performance.now();
           }
         }
-        const at = clock.nextAt();
-        if (at > untilMs) break;
-        clock.moveTo(at);
-        while (clock.runNextAt(at)) {
-          // Every timer of this instant, including those it sets for the same instant.
-        }
+        if (!clock.runNextInstant(untilMs)) break;
         // Most instants settle no promise: they go on without an await (the loop above).
       }
       clock.moveTo(untilMs);

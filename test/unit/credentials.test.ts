@@ -189,7 +189,9 @@ describe('the handshake message', () => {
     const jwk = await crypto.subtle.exportKey('jwk', key);
     const signer = seededNodeSigner(seed);
     expect(signer.publicKey).toBe(jwk.x);
-    const message = authMessage(nonce, signer.publicKey, 'viewer', tracker.publicKey);
+    const message = new Uint8Array(
+      authMessage(nonce, signer.publicKey, 'viewer', tracker.publicKey),
+    );
     const webCryptoSignature = new Uint8Array(
       await crypto.subtle.sign({ name: 'Ed25519' }, key, message),
     );
