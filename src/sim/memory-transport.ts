@@ -106,6 +106,8 @@ class MemoryLink implements Link {
   readonly #outgoingLeftAt = new RingQueue<number>();
   readonly #outgoingBytes = new RingQueue<number>();
   #buffered = 0;
+  /** When the last message sent leaves the uplink. */
+  #lastLeftAt = 0;
   #drainArmed = false;
   readonly #timer: TimerHandle;
 
@@ -125,8 +127,13 @@ class MemoryLink implements Link {
   }
 
   get bufferedAmount(): number {
-    if (this.state !== 'open') return 0;
+    if (this.state !== 'open' || this.#buffered === 0) return 0;
     const now = this.#network.clock.now();
+    if (this.#lastLeftAt <= now) {
+      // Everything sent has left: no need to walk the queue.
+      this.#clearOutgoing();
+      return 0;
+    }
     const leftAt = this.#outgoingLeftAt;
     while (leftAt.size > 0 && (leftAt.at(0) ?? 0) <= now) {
       leftAt.shift();
@@ -147,6 +154,7 @@ class MemoryLink implements Link {
       throw new InvalidStateError('link is not open yet');
     }
     const leftAt = this.#network.transfer(out, message.byteLength, remote, message);
+    this.#lastLeftAt = leftAt;
     this.#outgoingLeftAt.push(leftAt);
     this.#outgoingBytes.push(message.byteLength);
     this.#buffered += message.byteLength;
