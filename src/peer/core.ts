@@ -770,6 +770,7 @@ export class PeerCore {
       return;
     }
     let newest = -1;
+    this.#forgetExpired(state);
     for (const seq of state.remoteHas) if (seq > newest && !probe.asked.has(seq)) newest = seq;
     if (newest < 0) return;
     probe.asked.add(newest);
@@ -891,7 +892,6 @@ export class PeerCore {
     }
   }
 
-  /** Folds a closed link's counters into the totals. */
   #setLink(remoteId: string, state: PeerLinkState): void {
     this.#links.set(remoteId, state);
     this.#linksChanged++;
@@ -916,6 +916,7 @@ export class PeerCore {
     return this.#childLinkStates;
   }
 
+  /** Marks a state taken out of the links, and folds its counters into the totals. */
   #retire(state: PeerLinkState): void {
     state.retired = true;
     this.#log.debug('link retired', {
@@ -1150,6 +1151,7 @@ export class PeerCore {
 
   #onReceived(state: PeerLinkState, received: ReceivedChunk): void {
     const { meta, bytes, requestId } = received;
+    this.#forgetExpired(state);
     state.remoteHas.add(meta.seq);
     if (requestId !== 0) {
       // A request settled: its seq and its peer can be asked again.
@@ -1343,11 +1345,16 @@ export class PeerCore {
 
   /**
    * Forgets what `state`'s remote held that left our window. Done on a link when seqs are added to
-   * it or all of them are looked at (`#pushMissed`), not on every link at every chunk: elsewhere
-   * only seqs in the window are looked up, or the newest.
+   * it, and before its newest or all of its seqs are looked at, not on every link at every chunk:
+   * elsewhere only seqs in the window are looked up.
    */
   #forgetExpired(state: PeerLinkState): void {
-    state.remoteHas.forgetThrough(this.#store.expiredThrough);
+    // Once per move of the window, as when every link forgot at every move: a seq added late, at
+    // or below the point, stays until the window moves again.
+    const through = this.#store.expiredThrough;
+    if (through <= state.forgotThrough) return;
+    state.forgotThrough = through;
+    state.remoteHas.forgetThrough(through);
   }
 
   /**
@@ -1602,6 +1609,7 @@ export class PeerCore {
     if (this.#planPullsAnnounced) {
       // The newest such chunk of all: each link's are looked at from its newest down.
       for (const state of this.#links.values()) {
+        this.#forgetExpired(state);
         const held = state.remoteHas;
         for (let seq = held.newest(); seq > last; seq--) {
           if (held.has(seq) && this.#stripeParent(seq, now) !== 'live') {
@@ -1712,7 +1720,10 @@ export class PeerCore {
 
   #newestAnnounced(): number {
     let newest = -1;
-    for (const state of this.#links.values()) newest = Math.max(newest, state.remoteHas.newest());
+    for (const state of this.#links.values()) {
+      this.#forgetExpired(state);
+      newest = Math.max(newest, state.remoteHas.newest());
+    }
     return newest;
   }
 
@@ -1748,6 +1759,7 @@ export class PeerCore {
     const tried = this.#triedHolders.get(seq);
     const holders: PeerLinkState[] = [];
     for (const state of this.#links.values()) {
+      this.#forgetExpired(state);
       if (state.greeted && state.remoteHas.has(seq) && tried?.has(state.remoteId) !== true) {
         holders.push(state);
       }

@@ -244,6 +244,8 @@ export class PeerLinkState {
   stripeCount = 1;
   /** Seqs the remote is known to hold (its HAVE map, what it sent us, what we sent it). */
   readonly remoteHas = new HeldSeqs();
+  /** The point through which the owner last made `remoteHas` forget (its window had moved). */
+  forgotThrough = Number.NEGATIVE_INFINITY;
   bytesIn = 0;
   bytesOut = 0;
   /** The rate limit on the remote's REQUEST frames, from its first one. */

@@ -132,9 +132,12 @@ class NetworkState {
     }
   }
 
-  /** Adds to node `i`'s bin `bin`: its uplink is FIFO, so bins come in order and never go back. */
+  /**
+   * Adds to node `i`'s bin `bin`. Its uplink is FIFO, so bins come in order; should a system clock
+   * step back, the bytes count in the bin it is in.
+   */
   #addToBin(i: number, bin: number, bytes: number): void {
-    if (bin === this.sentBin[i]) {
+    if (bin <= (this.sentBin[i] ?? Number.NaN)) {
       this.sentBinBytes[i] = (this.sentBinBytes[i] ?? 0) + bytes;
       return;
     }
