@@ -1323,7 +1323,7 @@ export class PeerCore {
     let push: Uint8Array[] | undefined;
     let pushHeldBefore = 0;
     for (const state of this.#childLinks()) {
-      if (state?.greeted !== true || state.retired || !state.subscribed(chunk.seq)) continue;
+      if (state?.greeted !== true || !state.subscribed(chunk.seq)) continue;
       if (state.remoteHas.has(chunk.seq)) continue;
       const heldBefore = this.#heldBeforeFor(state, chunk.seq);
       if (push === undefined || heldBefore !== pushHeldBefore) {
